@@ -1,0 +1,188 @@
+"""What every sandbox server shares: command-line options, binding, the
+"listening on" announcement, one-line logs, and a clean stop.
+
+Read a server module first (``echo.py`` is the shortest); come here when it
+calls one of these helpers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import _thread
+
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def make_parser(name: str, description: str, limits: str = "") -> argparse.ArgumentParser:
+    """An argument parser with the options every server understands."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m sandbox {name}",
+        description=description,
+        epilog=limits,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; "
+        "0.0.0.0 makes the server reachable from the network)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port to listen on (default: 0, the operating system picks a free one)",
+    )
+    parser.add_argument(
+        "--watch-parent",
+        action="store_true",
+        help="stop when standard input closes; sandbox.launch() uses this so that "
+        "a server never outlives the notebook that started it",
+    )
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
+    args = parser.parse_args(argv)
+    if args.watch_parent:
+        watch_parent()
+    return args
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it may be reachable from outside
+        return False
+
+
+def family_of(host: str) -> socket.AddressFamily:
+    """IPv6 addresses contain a colon; everything else is served over IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def bind(server_class, host: str, port: int, handler):
+    """Create a ``socketserver`` server listening on host:port.
+
+    Port 0 asks the operating system for a free port, so two servers (or two
+    students on one machine) never collide. The real port is then in
+    ``server.server_address[1]``.
+    """
+
+    class Server(server_class):
+        address_family = family_of(host)
+        # SO_REUSEADDR lets a restarted server bind its port again at once on
+        # Linux and macOS (old connections may linger in TIME_WAIT). On Windows
+        # the same flag lets a second program steal a port in use, so we leave
+        # it off there, as socket.create_server() does.
+        allow_reuse_address = os.name != "nt"
+        # A thread per client that does not keep the process alive on Ctrl-C.
+        daemon_threads = True
+
+    return Server((host, port), handler)
+
+
+def url_of(scheme: str, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def announce(name: str, scheme: str, host: str, port: int) -> None:
+    """Print the first line, which sandbox.launch() waits for.
+
+    It is printed only once the socket listens: from then on the operating
+    system queues incoming connections, so a client can connect at once.
+    """
+    print(f"{name} listening on {url_of(scheme, host, port)}", flush=True)
+    if not is_loopback(host):
+        print(
+            f"WARNING: {name} listens on {host}: it is now reachable from the network. "
+            "Anyone who can reach this machine can use it; stop it with Ctrl-C when the class is over.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def log(message: str) -> None:
+    """One short line per request, with the time, flushed at once."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def peer(address) -> str:
+    host, port = address[:2]
+    return url_of("", host, port).removeprefix("://")
+
+
+def serve(name: str, server, scheme: str) -> None:
+    """Announce a bound ``socketserver`` server and serve until Ctrl-C."""
+    host, port = server.server_address[:2]
+    announce(name, scheme, host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        print(f"{name} stopped", flush=True)
+
+
+def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitress_options) -> None:
+    """Serve a WSGI application (Flask) until Ctrl-C.
+
+    By default with waitress, a production server that also runs on Windows;
+    ``dev=True`` uses Flask's development server instead (for comparisons).
+    """
+    if dev:
+        from werkzeug.serving import make_server
+
+        server = make_server(host, port, app, threaded=True)
+        serve(name, server, "http")
+        return
+
+    from waitress import create_server
+
+    server = create_server(app, host=host, port=port, **waitress_options)
+    announce(name, "http", host, server.effective_port)
+    try:
+        server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        print(f"{name} stopped", flush=True)
+
+
+def watch_parent() -> None:
+    """Stop this server when its standard input reaches end of file.
+
+    sandbox.launch() gives the server a pipe as standard input and never
+    writes to it. When the notebook stops the server, or when the kernel
+    exits or is killed, the operating system closes the pipe's other end and
+    the read below returns. This works the same on Linux, macOS and Windows,
+    unlike signals.
+    """
+
+    def wait_for_eof() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        print("standard input closed: stopping", flush=True)
+        _thread.interrupt_main()  # the same clean path as Ctrl-C
+        time.sleep(2)
+        os._exit(0)  # the main thread did not stop in time: leave anyway
+
+    # A process started from a program that ignores Ctrl-C inherits that;
+    # restore Python's own handler so interrupt_main() below has an effect.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=wait_for_eof, name="watch-parent", daemon=True).start()

@@ -1,0 +1,63 @@
+"""TCP echo server: sends back every byte it receives, until the client closes.
+
+    python -m sandbox echo [--host H] [--port P]
+
+Each client is served by its own thread (socketserver.ThreadingTCPServer), so a
+slow or silent client never blocks the others.
+"""
+
+from __future__ import annotations
+
+import socketserver
+
+from . import common
+
+NAME = "echo"
+DESCRIPTION = "TCP echo server: sends back every byte it receives, until the client closes."
+LIMITS = """limits:
+  bytes per recv()   64 KiB (longer messages simply arrive in several pieces)
+  idle timeout       --idle-timeout seconds without data, then the connection is closed
+"""
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """Serves one client connection (``self.request`` is its socket)."""
+
+    def handle(self) -> None:
+        client = common.peer(self.client_address)
+        # Without a timeout, a client that connects and sends nothing would
+        # hold its thread forever.
+        self.request.settimeout(self.server.idle_timeout)
+        echoed = 0
+        ending = "closed"
+        try:
+            while True:
+                # recv() returns what has arrived so far, at most 64 KiB: one
+                # send() by the client may arrive in several pieces, or two in one.
+                chunk = self.request.recv(65536)
+                if not chunk:  # b"": the client closed its side (or shut down writing)
+                    break
+                # send() may send only part of the buffer; sendall() loops until all is sent.
+                self.request.sendall(chunk)
+                echoed += len(chunk)
+        except TimeoutError:
+            ending = f"idle for {self.server.idle_timeout:g} s, closed by server"
+        except ConnectionError:  # reset or broken pipe: the client vanished
+            ending = "connection lost"
+        common.log(f"{client} echoed {echoed} bytes, {ending}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser.add_argument(
+        "--idle-timeout", type=float, default=300.0,
+        help="close a connection that sends nothing for this many seconds (default: 300)",
+    )
+    args = common.parse_args(parser, argv)
+    server = common.bind(socketserver.ThreadingTCPServer, args.host, args.port, EchoHandler)
+    server.idle_timeout = args.idle_timeout
+    common.serve(NAME, server, "tcp")
+
+
+if __name__ == "__main__":
+    main()

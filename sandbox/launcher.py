@@ -1,0 +1,199 @@
+"""Start a sandbox server from Python (a notebook cell, a test) and stop it.
+
+    from sandbox import launch
+
+    with launch("echo") as srv:          # stopped at the end of the block
+        ...socket.create_connection((srv.host, srv.port))...
+
+    srv = launch("random")               # stopped by srv.stop(), by re-running
+    requests.get(srv.url + "/api/...")   # the cell, or when Python exits
+
+The server runs in a separate process (``python -m sandbox NAME``), exactly as
+you would start it in a terminal: a notebook cell can then talk to it over the
+network like any client, and a crash on either side cannot take the other down.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from .servers import SERVERS
+
+ANNOUNCEMENT = re.compile(r"^(?P<name>\S+) listening on (?P<scheme>\w+)://(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)\s*$")
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SandboxError(RuntimeError):
+    """A sandbox server did not start; the message includes its own output."""
+
+
+class Server:
+    """A running sandbox server: where it listens, its log, and how to stop it."""
+
+    def __init__(self, name: str, process: subprocess.Popen, output: list[str]):
+        self.name = name
+        self.process = process
+        self._output = output  # filled by a reader thread, line by line
+        self._reader: threading.Thread | None = None
+        self.scheme = ""
+        self.host = ""
+        self.port = 0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` for an HTTP server (``tcp://...`` for the others)."""
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{shown}:{self.port}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``, ready for ``socket.create_connection``."""
+        return (self.host, self.port)
+
+    @property
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return "".join(self._output)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server and wait for it; safe to call twice."""
+        if _running.get(self.name) is self:
+            del _running[self.name]
+        _started.discard(self)
+        if self.process.poll() is None:
+            # Closing its standard input is the polite way: the server sees end
+            # of file and stops as if Ctrl-C was pressed (see common.watch_parent).
+            _close(self.process.stdin)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        _close(self.process.stdin)
+        if self._reader is not None:
+            self._reader.join(timeout)  # the log is complete once the output ends
+        if not (self._reader and self._reader.is_alive()):
+            _close(self.process.stdout)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"stopped (exit code {self.process.returncode})"
+        return f"<{self.name} server at {self.url}, pid {self.pid}, {state}>"
+
+
+# The servers this Python process started: by name, so that re-running a
+# notebook cell stops the earlier one first; and all of them, to stop at exit.
+_running: dict[str, Server] = {}
+_started: set[Server] = set()
+
+
+def launch(
+    name: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timeout: float = 15.0,
+    replace: bool = True,
+    **options,
+) -> Server:
+    """Start sandbox server ``name`` and return once it accepts connections.
+
+    ``port=0`` (the default) lets the operating system pick a free port, so
+    two notebooks or two students on one machine never collide. Extra keyword
+    arguments become command-line options: ``launch("contacts", data="book.json")``
+    runs ``python -m sandbox contacts --data book.json``; ``True`` adds a bare flag.
+    ``replace=False`` keeps an earlier server of the same name running.
+    """
+    if name not in SERVERS:
+        raise ValueError(f"unknown sandbox server {name!r}; choose one of: {', '.join(SERVERS)}")
+    if replace and name in _running:
+        _running[name].stop()
+
+    command = [sys.executable, "-u", "-m", "sandbox", name, "--host", host, "--port", str(port), "--watch-parent"]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            command.append(flag)
+        elif value is not False and value is not None:
+            command += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1")
+    # Make `python -m sandbox` importable even when the course is not installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,  # never written: its closing tells the server to stop
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one log, in the order things happened
+        env=env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    output: list[str] = []
+    server = Server(name, process, output)
+    announced = threading.Event()
+
+    def read_output() -> None:
+        for line in process.stdout:
+            output.append(line)
+            if not announced.is_set():
+                match = ANNOUNCEMENT.match(line)
+                if match and match["name"] == name:
+                    bound = match["host"].strip("[]")
+                    server.scheme = match["scheme"]
+                    server.host = WILDCARDS.get(bound, bound)  # connect to 0.0.0.0 via loopback
+                    server.port = int(match["port"])
+                    announced.set()
+        announced.set()  # end of output: the process has ended
+
+    server._reader = threading.Thread(target=read_output, name=f"{name}-output", daemon=True)
+    server._reader.start()
+    _started.add(server)
+
+    if not announced.wait(timeout) or not server.port:
+        ended = process.poll() is not None
+        server.stop(timeout=1)
+        reason = f"exited with code {process.returncode}" if ended else f"was not listening after {timeout:g} s"
+        log = server.log.strip() or "(no output)"
+        raise SandboxError(f"sandbox server {name!r} {reason}. Its output:\n{log}")
+
+    _running[name] = server
+    return server
+
+
+def stop_all() -> None:
+    """Stop every server this process started."""
+    for server in list(_started):
+        server.stop()
+
+
+def _close(stream) -> None:
+    try:
+        if stream:
+            stream.close()
+    except OSError:
+        pass
+
+
+atexit.register(stop_all)

@@ -1,0 +1,9 @@
+"""The sandbox servers: name -> (module, one-line description).
+
+A module is imported only when its server starts, so ``--list`` stays fast and
+a stdlib server never pays for importing Flask.
+"""
+
+SERVERS = {
+    "echo": ("sandbox.echo", "TCP echo: sends back every byte it receives"),
+}
