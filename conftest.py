@@ -1,0 +1,93 @@
+"""Test-suite plumbing shared by tests/, notebooks/, exercises/ and solutions/.
+
+1. nbval only reads ``.ipynb`` files; the course's notebooks are MyST markdown
+   (jupytext). ``MystNotebook`` hands nbval the notebook jupytext reads from the
+   ``.md`` file, so the kernel runs in the notebook's own folder, as in JupyterLab.
+2. Every Python process started by the tests imports ``tests/offline/sitecustomize.py``,
+   which refuses connections and name lookups that would leave this machine.
+3. After a notebook's last cell, one more cell checks that the notebook left no
+   process running (every sandbox server it launched was stopped).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+OFFLINE = ROOT / "tests" / "offline"
+NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
+
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH")]))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+NO_PROCESS_LEFT = '''\
+# Added by the test suite (conftest.py): the notebook must leave nothing running.
+import psutil as _psutil
+_left = [" ".join(p.cmdline()) for p in _psutil.Process().children(recursive=True) if p.is_running()]
+assert not _left, f"processes left running after the last cell: {_left}"
+'''
+
+
+def is_course_notebook(path: Path) -> bool:
+    """A MyST notebook of the course (a README.md beside them is not one)."""
+    if path.suffix != ".md" or not any(part in NOTEBOOK_DIRS for part in path.relative_to(ROOT).parts[:1]):
+        return False
+    with path.open(encoding="utf-8") as file:
+        head = file.read(600)
+    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
+
+
+def course_notebooks() -> list[Path]:
+    return sorted(p for d in NOTEBOOK_DIRS for p in (ROOT / d).rglob("*.md") if is_course_notebook(p))
+
+
+try:
+    import jupytext
+    import nbformat
+    from nbval.plugin import IPyNbFile
+except ImportError:  # nbval is a test dependency; without it there is nothing to collect
+    IPyNbFile = None
+
+
+if IPyNbFile is not None:
+
+    class _JupytextNbformat:
+        """What nbval's collector needs of ``nbformat``, reading MyST through jupytext."""
+
+        def __getattr__(self, name):
+            return getattr(nbformat, name)
+
+        @staticmethod
+        def read(path, as_version=4):
+            notebook = jupytext.read(path, as_version=as_version)
+            notebook.cells.append(nbformat.v4.new_code_cell(NO_PROCESS_LEFT))
+            return notebook
+
+    class MystNotebook(IPyNbFile):
+        def collect(self):
+            import nbval.plugin
+
+            real, nbval.plugin.nbformat = nbval.plugin.nbformat, _JupytextNbformat()
+            try:
+                items = list(super().collect())
+            finally:
+                nbval.plugin.nbformat = real
+            return items
+
+
+def pytest_collect_file(file_path: Path, parent):
+    option = parent.config.option
+    if IPyNbFile is None or not (getattr(option, "nbval", False) or getattr(option, "nbval_lax", False)):
+        return None
+    if is_course_notebook(file_path):
+        return MystNotebook.from_parent(parent, path=file_path)
+    return None
+
+
+# The tests themselves stay on this machine too.
+import runpy  # noqa: E402
+
+runpy.run_path(str(OFFLINE / "sitecustomize.py"))
