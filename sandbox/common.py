@@ -177,7 +177,12 @@ def watch_parent() -> None:
                 pass
         except (OSError, ValueError):
             pass
-        print("standard input closed: stopping", flush=True)
+        try:
+            print("standard input closed: stopping", flush=True)
+        except OSError:
+            # The parent died and took the other end of our stdout with it:
+            # printing raises BrokenPipeError. Nobody reads our logs any more.
+            sys.stdout = sys.stderr = open(os.devnull, "w")
         _thread.interrupt_main()  # the same clean path as Ctrl-C
         time.sleep(2)
         os._exit(0)  # the main thread did not stop in time: leave anyway

@@ -6,4 +6,5 @@ a stdlib server never pays for importing Flask.
 
 SERVERS = {
     "echo": ("sandbox.echo", "TCP echo: sends back every byte it receives"),
+    "contacts": ("sandbox.contacts", "address book over TCP, newline-delimited JSON"),
 }

@@ -1,0 +1,299 @@
+"""Address book over TCP: newline-delimited JSON, one request per line.
+
+    python -m sandbox contacts [--host H] [--port P] [--data FILE] [--idle-timeout S]
+
+Each request is one JSON object, UTF-8, on one line ending with "\\n":
+``{"cmd": str, "args": {...}}`` ("args" may be left out). Each response is one
+JSON object on one line: ``{"status": true|false, "msg": str, "data": ...}``; on
+an error "status" is false, "msg" says what was wrong and "data" is null.
+A connection carries any number of requests, answered in order.
+
+    -> {"cmd": "add", "args": {"name": "Ada", "email": "ada@example.org"}}
+    <- {"status": true, "msg": "added 'Ada'", "data": {"name": "Ada", "email": "ada@example.org", "phone": null}}
+    -> {"cmd": "get", "args": {"name": "Bob"}}
+    <- {"status": false, "msg": "no contact named 'Bob'", "data": null}
+
+Send {"cmd": "help"} for the commands. With --data FILE the book is kept in
+that file (JSON) and survives a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import socketserver
+import threading
+import time
+from pathlib import Path
+
+from . import common
+
+NAME = "contacts"
+DESCRIPTION = "Address book over TCP: one JSON request per line, one JSON response per line."
+MAX_LINE = 4 * 1024 * 1024  # bytes per request line, not counting the "\n"
+MAX_FIELD = 200  # characters in a name, email or phone
+LIMITS = f"""limits:
+  request line       {MAX_LINE // 1024 // 1024} MiB; a longer line gets an error, then the connection is closed
+  name, email, phone {MAX_FIELD} characters each
+  idle timeout       --idle-timeout seconds without data, then the connection is closed
+"""
+
+# command -> (the arguments it accepts, one line of help). "name" is always required.
+COMMANDS = {
+    "help": ((), "this list of commands"),
+    "list": ((), "all contacts, sorted by name"),
+    "get": (("name",), 'args {"name": str}: the contact with this name'),
+    "add": (("name", "email", "phone"), 'args {"name": str, "email": str (optional), '
+            '"phone": str (optional)}: store a new contact; the name must not exist yet'),
+    "delete": (("name",), 'args {"name": str}: remove the contact with this name and return it'),
+}
+JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+              int: "a number", float: "a number", type(None): "null"}
+
+
+class RequestError(ValueError):
+    """A request we cannot carry out; its message goes back to the client."""
+
+
+def short(text: str) -> str:
+    """Quote some of the client's text in a message, without echoing a megabyte."""
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
+def parse(line: bytes) -> tuple[str, dict]:
+    """The command and arguments of one request line, or RequestError."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RequestError(f"request is not valid UTF-8 (byte {line[e.start]:#04x} at position {e.start}); "
+                           "send JSON text encoded as UTF-8") from None
+    try:
+        request = json.loads(text)
+    except (ValueError, RecursionError) as e:  # also too deep nesting, too long numbers
+        raise RequestError(f"request is not valid JSON ({e}); send one JSON object per line, "
+                           'e.g. {"cmd": "help"}') from None
+    if not isinstance(request, dict):
+        raise RequestError(f'request must be a JSON object like {{"cmd": "help"}}, not {JSON_TYPES[type(request)]}')
+    for key in request:
+        if key not in ("cmd", "args"):
+            raise RequestError(f'unknown key {short(key)} in the request; allowed: "cmd" and "args"')
+    cmd, args = request.get("cmd"), request.get("args", {})
+    if cmd is None:
+        raise RequestError(f'missing "cmd"; commands: {", ".join(COMMANDS)}')
+    if not isinstance(cmd, str):
+        raise RequestError(f'"cmd" must be a string, not {JSON_TYPES[type(cmd)]}; commands: {", ".join(COMMANDS)}')
+    if cmd not in COMMANDS:
+        raise RequestError(f"unknown command {short(cmd)}; commands: {', '.join(COMMANDS)}")
+    if not isinstance(args, dict):
+        raise RequestError(f'"args" must be a JSON object like {{"name": "Ada"}}, not {JSON_TYPES[type(args)]}')
+    return cmd, check_args(cmd, args)
+
+
+def check_args(cmd: str, args: dict) -> dict:
+    allowed = COMMANDS[cmd][0]
+    for key in args:
+        if key not in allowed:
+            expected = f"allowed: {', '.join(allowed)}" if allowed else f"{cmd} takes no arguments"
+            raise RequestError(f"unknown argument {short(key)} for {cmd}; {expected}")
+    if "name" in allowed and "name" not in args:
+        raise RequestError(f'{cmd} needs the argument "name" (a non-empty string)')
+    for key, value in args.items():
+        if value is None and key != "name":
+            continue  # email and phone may be null: unknown
+        if not isinstance(value, str):
+            raise RequestError(f'"{key}" must be a string, not {JSON_TYPES[type(value)]}')
+        if key == "name" and not value.strip():
+            raise RequestError('"name" must not be empty')
+        if len(value) > MAX_FIELD:
+            raise RequestError(f'"{key}" is too long: {len(value)} characters, at most {MAX_FIELD}')
+    return args
+
+
+def new_contact(args: dict) -> dict:
+    return {"name": args["name"], "email": args.get("email"), "phone": args.get("phone")}
+
+
+class Book:
+    """The contacts by name, shared by all client threads, optionally kept in a file."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        # One lock around every use of the book: without it, two threads adding
+        # the same name at once could both see it free, and list() could read
+        # the dict while another thread changes it.
+        self.lock = threading.Lock()
+        self.contacts: dict[str, dict] = load(path) if path else {}
+
+    def run(self, cmd: str, args: dict) -> tuple[str, object]:
+        """Carry out a checked request: (message, data), or RequestError."""
+        if cmd == "help":
+            return "commands", {name: text for name, (_, text) in COMMANDS.items()}
+        with self.lock:
+            name = args.get("name")
+            if cmd == "list":
+                return f"{len(self.contacts)} contact(s)", sorted_contacts(self.contacts)
+            if cmd == "add" and name in self.contacts:
+                raise RequestError(f"a contact named {short(name)} exists already; delete it first")
+            if cmd != "add" and name not in self.contacts:
+                raise RequestError(f"no contact named {short(name)}")
+            if cmd == "get":
+                return f"contact {short(name)}", self.contacts[name]
+            changed = dict(self.contacts)
+            if cmd == "add":
+                contact = changed[name] = new_contact(args)
+            else:
+                contact = changed.pop(name)
+            if self.path:
+                try:  # save first: if that fails, the book stays as it was
+                    save(self.path, changed)
+                except OSError as e:
+                    raise RequestError(f"could not save the contacts ({e}); nothing was changed") from None
+            self.contacts = changed
+            return f"{'added' if cmd == 'add' else 'deleted'} {short(name)}", contact
+
+
+def sorted_contacts(contacts: dict[str, dict]) -> list[dict]:
+    return [contacts[name] for name in sorted(contacts)]
+
+
+def load(path: Path) -> dict[str, dict]:
+    """The book saved in ``path`` (empty if there is no such file), or ValueError."""
+    if not path.exists():
+        return {}
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(items, list):
+            raise RequestError(f"expected a JSON array of contacts, found {JSON_TYPES[type(items)]}")
+        contacts = {}
+        for item in items:
+            if not isinstance(item, dict):
+                raise RequestError(f"expected contacts (objects), found {JSON_TYPES[type(item)]}")
+            contact = new_contact(check_args("add", item))
+            if contact["name"] in contacts:
+                raise RequestError(f"the name {short(contact['name'])} appears twice")
+            contacts[contact["name"]] = contact
+        return contacts
+    except (OSError, ValueError, RecursionError) as e:  # RequestError is a ValueError
+        raise ValueError(f"cannot read --data {path}: {e}") from None
+
+
+def save(path: Path, contacts: dict[str, dict]) -> None:
+    # Write a temporary file, then rename it over the old one: os.replace() is
+    # atomic, so whoever reads the file (or a restart after a crash) sees the
+    # old book or the new one, never half of one. The temporary file is in the
+    # same folder because a rename cannot move a file to another disk.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as file:
+            json.dump(sorted_contacts(contacts), file, indent=2)
+            file.write("\n")
+            file.flush()  # from Python's buffer to the operating system...
+            os.fsync(file.fileno())  # ...and from its cache to the disk, before the rename
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # still there only if something failed
+
+
+def response(status: bool, msg: str, data: object = None) -> bytes:
+    # json.dumps escapes non-ASCII characters (\u00e9): the line is plain ASCII
+    # (so valid UTF-8) and contains no raw "\n" that would end it early.
+    return json.dumps({"status": status, "msg": msg, "data": data}).encode() + b"\n"
+
+
+class ContactsHandler(socketserver.StreamRequestHandler):
+    """Serves one client connection; ``self.rfile`` reads it, ``self.wfile`` writes to it."""
+
+    def handle(self) -> None:
+        client = common.peer(self.client_address)
+        # Without a timeout, a client that connects and sends nothing would
+        # hold its thread forever.
+        self.request.settimeout(self.server.idle_timeout)
+        try:
+            self.serve_requests(client)
+        except TimeoutError:  # nothing received (or nothing could be sent) for that long
+            msg = (f"nothing received for {self.server.idle_timeout:g} s: closing the connection "
+                   '(each request must end with a newline "\\n")')
+            common.log(f"{client} {msg}")
+            with contextlib.suppress(OSError):
+                self.wfile.write(response(False, msg))
+        except ConnectionError:  # reset or broken pipe: the client vanished
+            common.log(f"{client} connection lost")
+
+    def serve_requests(self, client: str) -> None:
+        while True:
+            # recv() returns whatever has arrived: part of a line, or two lines.
+            # readline() on the buffered rfile calls recv() until the "\n",
+            # keeping any extra bytes for the next call, and reads at most
+            # MAX_LINE + 1 bytes, so a client cannot fill our memory.
+            line = self.rfile.readline(MAX_LINE + 1)
+            if not line:  # b"": the client closed the connection between requests
+                return
+            if line.endswith(b"\n"):
+                self.answer(client, line)
+            elif len(line) > MAX_LINE:
+                # The rest of the line is still coming and we cannot tell where
+                # the next request starts (framing is lost): answer, then close.
+                self.reply(client, "?", False, f"request line longer than {MAX_LINE} bytes (4 MiB): closing "
+                           "the connection, as the rest of the line cannot be told apart from the next request")
+                self.discard_input()
+                return
+            else:  # end of file before the "\n": the client left mid-request
+                common.log(f"{client} closed in the middle of a request ({len(line)} bytes, no newline): ignored")
+                self.wfile.write(response(False, 'request not ended by a newline "\\n": ignored'))
+                return
+
+    def answer(self, client: str, line: bytes) -> None:
+        cmd = "?"
+        try:
+            cmd, args = parse(line)
+            self.reply(client, cmd, True, *self.server.book.run(cmd, args))
+        except RequestError as e:
+            self.reply(client, cmd, False, str(e))
+
+    def reply(self, client: str, cmd: str, status: bool, msg: str, data: object = None) -> None:
+        common.log(f"{client} {cmd} -> {'ok' if status else 'error: ' + msg}")
+        self.wfile.write(response(status, msg, data))  # wfile.write() sends all of it
+
+    def discard_input(self) -> None:
+        # Closing a socket while the client is still sending makes the system
+        # send a reset (RST) instead of a normal end; the client may then lose
+        # our error response before reading it. So: end our side, and read and
+        # drop what still comes for a few seconds, before closing.
+        self.request.shutdown(socket.SHUT_WR)
+        self.request.settimeout(1)
+        deadline = time.monotonic() + 5
+        try:
+            while time.monotonic() < deadline and self.request.recv(65536):
+                pass
+        except OSError:  # timeout or reset: done either way
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser.add_argument(
+        "--data", type=Path, metavar="FILE",
+        help="keep the contacts in this JSON file, loaded at start and saved after every change "
+        "(default: in memory only, lost when the server stops)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=300.0,
+        help="close a connection that sends nothing for this many seconds (default: 300)",
+    )
+    args = common.parse_args(parser, argv)
+    if args.data and not args.data.parent.is_dir():
+        parser.error(f"--data {args.data}: the folder {args.data.parent} does not exist")
+    try:
+        book = Book(args.data)
+    except ValueError as e:  # never start (and later overwrite the file) with a book we could not read
+        parser.error(f"{e}\nFix or move that file; it was left unchanged.")
+    server = common.bind(socketserver.ThreadingTCPServer, args.host, args.port, ContactsHandler)
+    server.book = book
+    server.idle_timeout = args.idle_timeout
+    common.serve(NAME, server, "tcp")
+
+
+if __name__ == "__main__":
+    main()
