@@ -153,6 +153,7 @@ def launch(
     output: list[str] = []
     server = Server(name, process, output)
     announced = threading.Event()
+    output_ended = threading.Event()
 
     def read_output() -> None:
         for line in process.stdout:
@@ -165,16 +166,19 @@ def launch(
                     server.host = WILDCARDS.get(bound, bound)  # connect to 0.0.0.0 via loopback
                     server.port = int(match["port"])
                     announced.set()
-        announced.set()  # end of output: the process has ended
+        output_ended.set()
+        announced.set()  # stop waiting: no announcement will come
 
     server._reader = threading.Thread(target=read_output, name=f"{name}-output", daemon=True)
     server._reader.start()
     _started.add(server)
 
     if not announced.wait(timeout) or not server.port:
-        ended = process.poll() is not None
+        if output_ended.is_set():  # the server closed its output: it is exiting
+            reason = f"exited with code {process.wait(timeout)}"
+        else:
+            reason = f"was not listening after {timeout:g} s"
         server.stop(timeout=1)
-        reason = f"exited with code {process.returncode}" if ended else f"was not listening after {timeout:g} s"
         log = server.log.strip() or "(no output)"
         raise SandboxError(f"sandbox server {name!r} {reason}. Its output:\n{log}")
 
