@@ -195,3 +195,34 @@ def test_command_line_list_and_help():
         assert "limits" in help_text.lower()
     unknown = subprocess.run([PYTHON, "-m", "sandbox", "nope"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown server 'nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize("how", ["restart", "shutdown"])
+def test_kernel_restart_or_shutdown_ends_the_server(how):
+    """What a student does in JupyterLab: a server launched in a kernel ends with it."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        pid = []
+
+        def collect(message):
+            if message["msg_type"] == "stream":
+                pid.append(int(message["content"]["text"].strip()))
+
+        reply = client.execute_interactive(
+            "from sandbox import launch\nsrv = launch('echo')\nprint(srv.pid)",
+            output_hook=collect,
+            timeout=30,
+        )
+        assert reply["content"]["status"] == "ok" and pid
+        assert psutil.pid_exists(pid[0])
+        if how == "restart":
+            manager.restart_kernel(now=True)  # "Restart Kernel": the old kernel is killed
+        else:
+            manager.shutdown_kernel()
+        assert gone(pid[0], within=3)
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
