@@ -36,7 +36,7 @@ def make_parser(name: str, description: str, limits: str = "") -> argparse.Argum
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=0,
         help="port to listen on (default: 0, the operating system picks a free one)",
     )
@@ -47,6 +47,22 @@ def make_parser(name: str, description: str, limits: str = "") -> argparse.Argum
         "a server never outlives the notebook that started it",
     )
     return parser
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0 to 65535 (0: the operating system picks)."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a duration in seconds, more than 0 (0 would make sockets non-blocking)."""
+    seconds = float(text)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return seconds
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
@@ -87,6 +103,10 @@ def bind(server_class, host: str, port: int, handler):
         allow_reuse_address = os.name != "nt"
         # A thread per client that does not keep the process alive on Ctrl-C.
         daemon_threads = True
+        # Connections the OS queues until accept() takes them (listen backlog).
+        # socketserver's default of 5 makes a burst of clients (a whole class
+        # at once) wait for the OS to retry their connection, a second or more.
+        request_queue_size = 128
 
     return Server((host, port), handler)
 
@@ -112,9 +132,18 @@ def announce(name: str, scheme: str, host: str, port: int) -> None:
         )
 
 
+_log_lock = threading.Lock()
+
+
 def log(message: str) -> None:
-    """One short line per request, with the time, flushed at once."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+    """One short line per request, with the time, flushed at once.
+
+    Clients are served by several threads at once; the lock keeps their
+    lines whole (print() writes the text and the newline separately).
+    """
+    with _log_lock:
+        sys.stdout.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+        sys.stdout.flush()
 
 
 def peer(address) -> str:
@@ -125,8 +154,8 @@ def peer(address) -> str:
 def serve(name: str, server, scheme: str) -> None:
     """Announce a bound ``socketserver`` server and serve until Ctrl-C."""
     host, port = server.server_address[:2]
-    announce(name, scheme, host, port)
     try:
+        announce(name, scheme, host, port)  # inside try: Ctrl-C may come at once
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -151,8 +180,8 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
     from waitress import create_server
 
     server = create_server(app, host=host, port=port, **waitress_options)
-    announce(name, "http", host, server.effective_port)
     try:
+        announce(name, "http", host, server.effective_port)
         server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
     except KeyboardInterrupt:
         pass
@@ -172,8 +201,11 @@ def watch_parent() -> None:
     """
 
     def wait_for_eof() -> None:
+        # os.read on the raw file descriptor, not sys.stdin: a thread blocked
+        # inside a buffered reader makes Python abort if the main thread exits
+        # first (a server that fails to start, for instance).
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
         except (OSError, ValueError):
             pass

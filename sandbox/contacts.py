@@ -65,10 +65,12 @@ def short(text: str) -> str:
 def parse(line: bytes) -> tuple[str, dict]:
     """The command and arguments of one request line, or RequestError."""
     try:
-        text = line.decode("utf-8")
+        text = line.decode("utf-8").rstrip("\r\n")  # "\r": some terminals end lines with "\r\n"
     except UnicodeDecodeError as e:
         raise RequestError(f"request is not valid UTF-8 (byte {line[e.start]:#04x} at position {e.start}); "
                            "send JSON text encoded as UTF-8") from None
+    if not text.strip():
+        raise RequestError('empty request; send one JSON object per line, e.g. {"cmd": "help"}')
     try:
         request = json.loads(text)
     except (ValueError, RecursionError) as e:  # also too deep nesting, too long numbers
@@ -82,13 +84,13 @@ def parse(line: bytes) -> tuple[str, dict]:
     cmd, args = request.get("cmd"), request.get("args", {})
     if cmd is None:
         raise RequestError(f'missing "cmd"; commands: {", ".join(COMMANDS)}')
-    if not isinstance(cmd, str):
+    if not isinstance(cmd, str):  # checked first: a list cannot even be looked up in COMMANDS
         raise RequestError(f'"cmd" must be a string, not {JSON_TYPES[type(cmd)]}; commands: {", ".join(COMMANDS)}')
     if cmd not in COMMANDS:
         raise RequestError(f"unknown command {short(cmd)}; commands: {', '.join(COMMANDS)}")
     if not isinstance(args, dict):
         raise RequestError(f'"args" must be a JSON object like {{"name": "Ada"}}, not {JSON_TYPES[type(args)]}')
-    return cmd, check_args(cmd, args)
+    return cmd, args
 
 
 def check_args(cmd: str, args: dict) -> dict:
@@ -120,9 +122,9 @@ class Book:
 
     def __init__(self, path: Path | None):
         self.path = path
-        # One lock around every use of the book: without it, two threads adding
-        # the same name at once could both see it free, and list() could read
-        # the dict while another thread changes it.
+        # One lock around every use of the book: without it, two clients adding
+        # the same name at once could both find it free, and two changes saved
+        # at once could each write a file without the other one.
         self.lock = threading.Lock()
         self.contacts: dict[str, dict] = load(path) if path else {}
 
@@ -131,27 +133,33 @@ class Book:
         if cmd == "help":
             return "commands", {name: text for name, (_, text) in COMMANDS.items()}
         with self.lock:
-            name = args.get("name")
             if cmd == "list":
                 return f"{len(self.contacts)} contact(s)", sorted_contacts(self.contacts)
-            if cmd == "add" and name in self.contacts:
-                raise RequestError(f"a contact named {short(name)} exists already; delete it first")
-            if cmd != "add" and name not in self.contacts:
-                raise RequestError(f"no contact named {short(name)}")
-            if cmd == "get":
-                return f"contact {short(name)}", self.contacts[name]
-            changed = dict(self.contacts)
+            name = args["name"]
             if cmd == "add":
-                contact = changed[name] = new_contact(args)
-            else:
-                contact = changed.pop(name)
-            if self.path:
-                try:  # save first: if that fails, the book stays as it was
-                    save(self.path, changed)
-                except OSError as e:
-                    raise RequestError(f"could not save the contacts ({e}); nothing was changed") from None
-            self.contacts = changed
-            return f"{'added' if cmd == 'add' else 'deleted'} {short(name)}", contact
+                if name in self.contacts:
+                    raise RequestError(f"a contact named {short(name)} exists already; delete it first")
+                contact = new_contact(args)
+                self.commit({**self.contacts, name: contact})
+                return f"added {short(name)}", contact
+            if name not in self.contacts:
+                raise RequestError(f"no contact named {short(name)}")
+            contact = self.contacts[name]
+            if cmd == "delete":
+                self.commit({other: c for other, c in self.contacts.items() if other != name})
+                return f"deleted {short(name)}", contact
+            return f"contact {short(name)}", contact  # get
+
+    def commit(self, changed: dict[str, dict]) -> None:
+        """Make ``changed`` the book, saving it first (with --data): if saving
+        fails, the book stays as it was. Called with the lock held, so the file
+        gets the changes in order."""
+        if self.path:
+            try:
+                save(self.path, changed)
+            except OSError as e:
+                raise RequestError(f"could not save the contacts ({e}); nothing was changed") from None
+        self.contacts = changed
 
 
 def sorted_contacts(contacts: dict[str, dict]) -> list[dict]:
@@ -176,7 +184,7 @@ def load(path: Path) -> dict[str, dict]:
             contacts[contact["name"]] = contact
         return contacts
     except (OSError, ValueError, RecursionError) as e:  # RequestError is a ValueError
-        raise ValueError(f"cannot read --data {path}: {e}") from None
+        raise ValueError(f"--data {path} is not a contacts file: {e}") from None
 
 
 def save(path: Path, contacts: dict[str, dict]) -> None:
@@ -184,7 +192,7 @@ def save(path: Path, contacts: dict[str, dict]) -> None:
     # atomic, so whoever reads the file (or a restart after a crash) sees the
     # old book or the new one, never half of one. The temporary file is in the
     # same folder because a rename cannot move a file to another disk.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(path.name + ".tmp")
     try:
         with temporary.open("w", encoding="utf-8") as file:
             json.dump(sorted_contacts(contacts), file, indent=2)
@@ -235,8 +243,8 @@ class ContactsHandler(socketserver.StreamRequestHandler):
             elif len(line) > MAX_LINE:
                 # The rest of the line is still coming and we cannot tell where
                 # the next request starts (framing is lost): answer, then close.
-                self.reply(client, "?", False, f"request line longer than {MAX_LINE} bytes (4 MiB): closing "
-                           "the connection, as the rest of the line cannot be told apart from the next request")
+                self.reply(client, "?", False, f"request line longer than {MAX_LINE // 2**20} MiB: closing the "
+                           "connection, as the rest of the line cannot be told apart from the next request")
                 self.discard_input()
                 return
             else:  # end of file before the "\n": the client left mid-request
@@ -248,7 +256,7 @@ class ContactsHandler(socketserver.StreamRequestHandler):
         cmd = "?"
         try:
             cmd, args = parse(line)
-            self.reply(client, cmd, True, *self.server.book.run(cmd, args))
+            self.reply(client, cmd, True, *self.server.book.run(cmd, check_args(cmd, args)))
         except RequestError as e:
             self.reply(client, cmd, False, str(e))
 
@@ -261,10 +269,10 @@ class ContactsHandler(socketserver.StreamRequestHandler):
         # send a reset (RST) instead of a normal end; the client may then lose
         # our error response before reading it. So: end our side, and read and
         # drop what still comes for a few seconds, before closing.
-        self.request.shutdown(socket.SHUT_WR)
-        self.request.settimeout(1)
         deadline = time.monotonic() + 5
         try:
+            self.request.shutdown(socket.SHUT_WR)  # the client reads our reply, then end of file
+            self.request.settimeout(1)
             while time.monotonic() < deadline and self.request.recv(65536):
                 pass
         except OSError:  # timeout or reset: done either way
@@ -279,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         "(default: in memory only, lost when the server stops)",
     )
     parser.add_argument(
-        "--idle-timeout", type=float, default=300.0,
+        "--idle-timeout", type=common.positive_seconds, default=300.0, metavar="SECONDS",
         help="close a connection that sends nothing for this many seconds (default: 300)",
     )
     args = common.parse_args(parser, argv)

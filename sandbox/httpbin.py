@@ -1,0 +1,263 @@
+"""A local stand-in for httpbin.org: a server that describes the request it received.
+
+    python -m sandbox httpbin [--host H] [--port P]
+
+    GET  /get?a=1            your query string, headers and address, as JSON
+    POST /post               the same, plus the body: data, form, files and json
+    GET  /status/404         answers with that status code
+    GET  /                   the list of all the endpoints
+
+Why it exists: the notebooks show what a client really sends (headers, forms,
+uploads, cookies, authentication) by asking a server to describe the request.
+httpbin.org does exactly that, but no notebook may need the internet, and the
+`httpbin` package on PyPI pins an old greenlet that no longer installs on
+recent Pythons. So here is a small Flask app with the endpoints the course
+uses and the same response shapes, served by waitress.
+
+On purpose, bad input is a 400 JSON error where httpbin.org caps or ignores it
+(/delay/60, /bytes/999999, an invalid JSON body): a student sees the mistake.
+Requests too malformed to reach Flask (a garbled request line) get waitress's
+own plain-text 400.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from http import HTTPStatus
+
+from flask import Flask, Response, abort, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import common
+
+NAME = "httpbin"
+DESCRIPTION = "Local stand-in for httpbin.org: describes the request it received (Flask)."
+MAX_BODY = 10 * 1024 * 1024
+MAX_FORM_FIELD = 500_000  # Flask's default MAX_FORM_MEMORY_SIZE
+MAX_DELAY = 10
+MAX_BYTES = 100 * 1024
+THREADS = 16
+LIMITS = f"""limits:
+  request body      10 MiB, larger -> 413; in a multipart form, 500 kB per field
+                    that is not a file
+  /delay/<s>        0 to {MAX_DELAY} seconds, more -> 400 (httpbin.org waits 10 s instead)
+  /bytes/<n>        0 to {MAX_BYTES} bytes (100 KiB), more -> 400
+  /status/<code>    200 to 599
+  JSON body         with Content-Type: application/json, invalid JSON -> 400
+                    (httpbin.org answers "json": null instead); an empty body is null
+  simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
+"""
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]  # Flask adds HEAD and OPTIONS
+COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a "token" in HTTP's grammar
+SAMPLE_JSON = {"slideshow": {
+    "author": "Yours Truly", "date": "date of publication", "title": "Sample Slide Show",
+    "slides": [{"title": "Wake up to WonderWidgets!", "type": "all"},
+               {"title": "Overview", "type": "all",
+                "items": ["Why <em>WonderWidgets</em> are great", "Who <em>buys</em> WonderWidgets"]}],
+}}
+SAMPLE_HTML = """<!DOCTYPE html>
+<html>
+  <head><meta charset="utf-8"><title>httpbin sandbox</title></head>
+  <body>
+    <h1>Hello from the sandbox</h1>
+    <p>The one endpoint that answers HTML: <a href="/json">the others answer JSON</a>.</p>
+  </body>
+</html>
+"""
+
+
+def error_body(status: int, message: str) -> dict:
+    return {"status": status, "error": HTTPStatus(status).phrase, "message": message}
+
+
+def number(text: str, what: str, low, high, kind: type = int):
+    """``text`` (from the URL) as an int or a float between low and high, else a 400."""
+    try:
+        value = kind(text)
+    except ValueError:
+        abort(400, f"{what} must be {'an integer' if kind is int else 'a number'}, got {text!r}")
+    if not low <= value <= high:  # also false for nan
+        abort(400, f"{what} must be between {low:_} and {high:_}, got {text!r}")
+    return value
+
+
+def empty(status: int, headers: dict | None = None) -> Response:
+    """A response without a body, hence without a Content-Type."""
+    response = Response(status=status, headers=headers)
+    del response.headers["Content-Type"]
+    return response
+
+
+def cookie_name(name: str) -> str:
+    """``name`` if it can name a cookie, else a 400 (a ";" or a newline would break the header)."""
+    if not COOKIE_NAME.fullmatch(name):
+        abort(400, f"{name!r} cannot be a cookie name: use letters, digits and !#$%&'*+-.^_`|~")
+    return name
+
+
+def flat(multidict) -> dict:
+    """{"a": "1"} for ?a=1 but {"a": ["1", "2"]} for ?a=1&a=2, as httpbin.org shows them."""
+    return {key: values[0] if len(values) == 1 else values for key, values in multidict.lists()}
+
+
+def body_as_json():
+    """The body parsed as JSON if its Content-Type says JSON, else None."""
+    if not request.is_json or not request.get_data():
+        return None
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, RecursionError) as error:  # RecursionError: [[[[... nested too deeply
+        abort(400, f"the body is not valid JSON ({error}), yet its Content-Type is {request.mimetype}")
+
+
+def describe(with_body: bool = False) -> dict:
+    """What httpbin.org answers: the request as the server saw it."""
+    info = {"args": flat(request.args), "headers": dict(request.headers),
+            "origin": request.remote_addr, "url": request.url}
+    if with_body:
+        # Reading a form (urlencoded or multipart) consumes the body, so
+        # get_data() then returns "": the body appears in "form" and "files"
+        # for a form, in "data" (and "json") otherwise.
+        form = flat(request.form)
+        files = {name: file.read().decode("utf-8", "replace") for name, file in request.files.items()}
+        data = request.get_data(as_text=True)  # undecodable bytes become U+FFFD
+        info.update(data=data, files=files, form=form, json=body_as_json())
+    return info
+
+
+def create_app() -> Flask:
+    app = Flask(__name__, static_folder=None)  # no /static/ route: this app serves no files
+    # Flask refuses larger bodies with a 413 as soon as the endpoint reads them.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_FORM_FIELD
+    app.json.sort_keys = False  # keys in the order written: "status" first in an error
+
+    @app.get("/")
+    def index():
+        return {"endpoints": sorted(rule.rule for rule in app.url_map.iter_rules())}
+
+    @app.get("/get")
+    def get():
+        return describe()
+
+    @app.post("/post")
+    @app.put("/put")
+    @app.patch("/patch")
+    @app.delete("/delete")
+    def with_body():
+        return describe(with_body=True)
+
+    @app.route("/anything", methods=ANY_METHOD)
+    @app.route("/anything/<path:rest>", methods=ANY_METHOD)
+    def anything(rest: str = ""):
+        return {**describe(with_body=True), "method": request.method}
+
+    @app.route("/status/<code>", methods=ANY_METHOD)
+    def status(code: str):
+        code = number(code, "the status code", 200, 599)
+        if 300 <= code < 400:
+            return empty(code, {"Location": "/get"})
+        if code == 401:
+            return empty(code, {"WWW-Authenticate": 'Basic realm="httpbin"'})
+        return empty(code)
+
+    @app.get("/headers")
+    def headers():
+        return {"headers": dict(request.headers)}
+
+    @app.get("/ip")
+    def ip():
+        return {"origin": request.remote_addr}
+
+    @app.get("/user-agent")
+    def user_agent():
+        return {"user-agent": request.headers.get("User-Agent")}
+
+    @app.get("/delay/<seconds>")
+    def delay(seconds: str):
+        time.sleep(number(seconds, "the delay in seconds", 0, MAX_DELAY, float))  # holds one of the threads
+        return describe()
+
+    @app.get("/cookies")
+    def cookies():
+        return {"cookies": request.cookies.to_dict()}
+
+    @app.get("/cookies/set")
+    def set_cookies():  # /cookies/set?name=value&other=value
+        response = empty(302, {"Location": "/cookies"})
+        for name, value in request.args.items():
+            response.set_cookie(cookie_name(name), value)  # Path=/ : the client sends it back on every request here
+        return response
+
+    @app.get("/cookies/delete")
+    def delete_cookies():  # /cookies/delete?name&other
+        response = empty(302, {"Location": "/cookies"})
+        for name in request.args:
+            response.delete_cookie(cookie_name(name))  # the same cookie, already expired: the client drops it
+        return response
+
+    @app.get("/basic-auth/<user>/<passwd>")
+    def basic_auth(user: str, passwd: str):
+        auth = request.authorization  # from the header "Authorization: Basic base64(user:passwd)"
+        if auth and auth.type == "basic" and auth.username == user and auth.password == passwd:
+            return {"authenticated": True, "user": user}
+        message = ("wrong user name or password" if auth else
+                   f"send user {user!r} and the password from the URL with HTTP Basic authentication")
+        # The WWW-Authenticate header tells the client (a browser asks the user) how to authenticate.
+        return jsonify(error_body(401, message)), 401, {"WWW-Authenticate": 'Basic realm="httpbin"'}
+
+    @app.get("/bytes/<n>")
+    def random_bytes(n: str):
+        size = number(n, "the number of bytes", 0, MAX_BYTES)
+        seed = request.args.get("seed")
+        generator = random.Random(None if seed is None else number(seed, "seed", 0, 10**15))
+        return Response(generator.randbytes(size), mimetype="application/octet-stream")
+
+    @app.get("/json")
+    def sample_json():
+        return SAMPLE_JSON
+
+    @app.get("/html")
+    def sample_html():
+        return Response(SAMPLE_HTML, mimetype="text/html")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        """Every HTTP error (400, 404, 405, 413...) as JSON rather than Flask's HTML page."""
+        message = error.description
+        if error.code == 404:
+            message = f"there is nothing at {request.path}; GET / lists the endpoints"
+        elif error.code == 405:
+            message = f"{request.method} is not allowed on {request.path}; use {', '.join(error.valid_methods)}"
+        elif error.code == 413:
+            message = (f"the request body is too large: at most {MAX_BODY:_} bytes (10 MiB), "
+                       f"and {MAX_FORM_FIELD:_} bytes per multipart form field that is not a file")
+        headers = {k: v for k, v in error.get_headers() if k != "Content-Type"}  # e.g. Allow for 405
+        return jsonify(error_body(error.code, message)), error.code, headers
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        """A bug, not bad input: log the traceback, answer a JSON 500."""
+        app.logger.exception("unexpected error on %s %s", request.method, request.full_path)
+        return jsonify(error_body(500, "unexpected error in the server; its log has the details")), 500
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        client = common.peer((request.remote_addr, request.environ.get("REMOTE_PORT", "?")))
+        common.log(f"{client} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
+        return response
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    args = common.parse_args(parser, argv)
+    common.serve_wsgi(NAME, create_app(), args.host, args.port, threads=THREADS)
+
+
+if __name__ == "__main__":
+    main()
