@@ -7,4 +7,6 @@ a stdlib server never pays for importing Flask.
 SERVERS = {
     "echo": ("sandbox.echo", "TCP echo: sends back every byte it receives"),
     "contacts": ("sandbox.contacts", "address book over TCP, newline-delimited JSON"),
+    "random": ("sandbox.random_api", "HTTP JSON API of random numbers (http.server)"),
+    "httpbin": ("sandbox.httpbin", "local stand-in for httpbin.org (Flask)"),
 }
