@@ -215,11 +215,16 @@ def watch_parent() -> None:
             # The parent died and took the other end of our stdout with it:
             # printing raises BrokenPipeError. Nobody reads our logs any more.
             sys.stdout = sys.stderr = open(os.devnull, "w")
-        _thread.interrupt_main()  # the same clean path as Ctrl-C
+        # The same clean path as Ctrl-C: KeyboardInterrupt in the main thread.
+        if hasattr(signal, "pthread_kill"):  # Linux, macOS: a real SIGINT, which
+            signal.pthread_kill(main_thread, signal.SIGINT)  # also wakes a blocked select()
+        else:  # Windows: raised when the main thread next runs Python code
+            _thread.interrupt_main()
         time.sleep(2)
         os._exit(0)  # the main thread did not stop in time: leave anyway
 
     # A process started from a program that ignores Ctrl-C inherits that;
     # restore Python's own handler so interrupt_main() below has an effect.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    main_thread = threading.main_thread().ident
     threading.Thread(target=wait_for_eof, name="watch-parent", daemon=True).start()

@@ -148,6 +148,10 @@ class RandomHandler(BaseHTTPRequestHandler):
     # Seconds that each read from the client may wait (set by main()). Without
     # it, a client that connects and sends nothing would hold its thread forever.
     timeout = 60.0
+    # Headers and body leave in two writes. With Nagle's algorithm on, the
+    # system holds the second one until the client acknowledges the first,
+    # and the client delays that acknowledgement: ~40 ms lost per request.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -191,7 +195,12 @@ class RandomHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         # With HTTP/1.1 the length is how the client knows where the body ends.
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        headers = headers or {}
+        if self.close_connection and "Connection" not in headers:
+            # The client asked to close (Connection: close): say we will, so
+            # that it does not try to send another request on this connection.
+            headers["Connection"] = "close"
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -209,7 +218,7 @@ class RandomHandler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     parser.add_argument(
-        "--idle-timeout", type=float, default=60.0,
+        "--idle-timeout", type=common.positive_seconds, default=60.0,
         help="close a connection that sends nothing for this many seconds (default: 60)",
     )
     args = common.parse_args(parser, argv)
