@@ -9,4 +9,5 @@ SERVERS = {
     "contacts": ("sandbox.contacts", "address book over TCP, newline-delimited JSON"),
     "random": ("sandbox.random_api", "HTTP JSON API of random numbers (http.server)"),
     "httpbin": ("sandbox.httpbin", "local stand-in for httpbin.org (Flask)"),
+    "app": ("sandbox.app", "your own Flask/WSGI application, from a Python file"),
 }
