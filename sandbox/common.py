@@ -65,6 +65,15 @@ def positive_seconds(text: str) -> float:
     return seconds
 
 
+def add_idle_timeout(parser: argparse.ArgumentParser, default: float) -> None:
+    """The --idle-timeout option: without a timeout, a client that connects and
+    sends nothing would hold its thread (and socket) forever."""
+    parser.add_argument(
+        "--idle-timeout", type=positive_seconds, default=default, metavar="SECONDS",
+        help=f"close a connection that sends nothing for this many seconds (default: {default:g})",
+    )
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
     args = parser.parse_args(argv)
     if args.watch_parent:

@@ -286,10 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         help="keep the contacts in this JSON file, loaded at start and saved after every change "
         "(default: in memory only, lost when the server stops)",
     )
-    parser.add_argument(
-        "--idle-timeout", type=common.positive_seconds, default=300.0, metavar="SECONDS",
-        help="close a connection that sends nothing for this many seconds (default: 300)",
-    )
+    common.add_idle_timeout(parser, default=300)
     args = common.parse_args(parser, argv)
     if args.data and not args.data.parent.is_dir():
         parser.error(f"--data {args.data}: the folder {args.data.parent} does not exist")

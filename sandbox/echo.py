@@ -49,10 +49,7 @@ class EchoHandler(socketserver.BaseRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
-    parser.add_argument(
-        "--idle-timeout", type=common.positive_seconds, default=300.0,
-        help="close a connection that sends nothing for this many seconds (default: 300)",
-    )
+    common.add_idle_timeout(parser, default=300)
     args = common.parse_args(parser, argv)
     server = common.bind(socketserver.ThreadingTCPServer, args.host, args.port, EchoHandler)
     server.idle_timeout = args.idle_timeout

@@ -217,10 +217,7 @@ class RandomHandler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
-    parser.add_argument(
-        "--idle-timeout", type=common.positive_seconds, default=60.0,
-        help="close a connection that sends nothing for this many seconds (default: 60)",
-    )
+    common.add_idle_timeout(parser, default=60)
     args = common.parse_args(parser, argv)
     RandomHandler.timeout = args.idle_timeout
     server = common.bind(ThreadingHTTPServer, args.host, args.port, RandomHandler)
