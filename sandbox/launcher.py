@@ -182,7 +182,8 @@ def launch(
         log = server.log.strip() or "(no output)"
         raise SandboxError(f"sandbox server {name!r} {reason}. Its output:\n{log}")
 
-    _running[name] = server
+    if replace:  # a replace=False server is never the "earlier instance" of a later launch
+        _running[name] = server
     return server
 
 

@@ -226,3 +226,12 @@ def test_kernel_restart_or_shutdown_ends_the_server(how):
         client.stop_channels()
         if manager.is_alive():
             manager.shutdown_kernel(now=True)
+
+
+def test_a_kept_server_is_not_replaced_by_a_later_launch():
+    kept = launch("echo", replace=False)
+    try:
+        with launch("echo") as other:  # replaces only an earlier replace=True launch
+            assert kept.running and other.running
+    finally:
+        kept.stop()
