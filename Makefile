@@ -15,7 +15,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Two workers; one notebook's cells always stay on one worker (loadfile).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: lab test install install-test clean
+.PHONY: lab test install install-test clean exercises
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lab: install
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env tests notebooks exercises solutions
+
+# The exercise notebooks, generated from the solutions (never edit them by hand).
+exercises: install
+	$(PY) tools/make_exercises.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -3,9 +3,10 @@
 1. nbval only reads ``.ipynb`` files; the course's notebooks are MyST markdown
    (jupytext). ``MystNotebook`` hands nbval the notebook jupytext reads from the
    ``.md`` file, so the kernel runs in the notebook's own folder, as in JupyterLab.
-2. Every Python process started by the tests imports ``tests/offline/sitecustomize.py``,
+2. Exercise checks run in strict mode (``NETCOURSE_CHECKS=strict``).
+3. Every Python process started by the tests imports ``tests/offline/sitecustomize.py``,
    which refuses connections and name lookups that would leave this machine.
-3. After a notebook's last cell, one more cell checks that the notebook left no
+4. After a notebook's last cell, one more cell checks that the notebook left no
    process running (every sandbox server it launched was stopped).
 """
 
@@ -22,6 +23,9 @@ NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
 
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Check cells raise unless every check passes in solutions/ and says "not done
+# yet" in exercises/ (checks/core.py); a student's notebook only prints verdicts.
+os.environ.setdefault("NETCOURSE_CHECKS", "strict")
 
 NO_PROCESS_LEFT = '''\
 # Added by the test suite (conftest.py): the notebook must leave nothing running.

@@ -1,0 +1,128 @@
+"""Checks for exercises/04-http.md: HTTP by hand over a socket, then with requests.
+
+    check_http_get(http_get, httpbin)      step 1: GET over a raw socket -> (status, headers, body)
+    check_post_json(post_json, httpbin)    step 2: POST JSON with requests; errors and timeouts raise
+    check_classify(classify, httpbin)      step 3: "ok", "redirect", ..., "unreachable", never raising
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import requests
+
+from .core import call, call_raising, checker, expect, expect_equal, short
+from .helpers import free_port, sandbox_server, silent_server
+
+PAYLOAD = {"name": "Ada", "age": 36, "tags": ["math", "poetry"], "address": {"city": "London"}, "alive": False}
+
+
+def _fetch(server, path: str) -> bytes:
+    """The body of GET path, fetched by the check itself (with http.client)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+@checker("http_get")
+def check_http_get(http_get, httpbin=None):
+    """``http_get(host, port, path)`` returns ``(status, headers, body)``: an int, a dict with
+    lower-case header names, and the body as bytes, exactly ``Content-Length`` of them.
+
+    Tried on httpbin: /get with a query string, /status/404 (no body), 100 kB of
+    binary data (several recv calls), and an HTML page.
+    """
+    hang_hint = ('send "Connection: close" in the request: the server then closes the connection after '
+                 'its answer, and you can read until recv() returns b""')
+    with sandbox_server("httpbin", httpbin) as hb:
+        cases = [
+            ("/get?course=networking", 200, "application/json"),
+            ("/status/404", 404, None),
+            ("/bytes/102400?seed=7", 200, "application/octet-stream"),
+            ("/html", 200, "text/html; charset=utf-8"),
+        ]
+        for path, status, content_type in cases:
+            answer = call(http_get, hb.host, hb.port, path, hint=hang_hint)
+            shown = f"http_get(..., {path!r})"
+            expect(isinstance(answer, tuple) and len(answer) == 3, f"{shown} to return (status, headers, body)",
+                   short(answer), "return status, headers, body: a tuple of three")
+            got_status, headers, body = answer
+            expect_equal(got_status, status, f"the status code of {path}",
+                         'the status line is "HTTP/1.1 200 OK": the code is its second word, as an int')
+            expect(isinstance(headers, dict), f"headers as a dict for {path}", short(headers))
+            upper = [name for name in headers if not isinstance(name, str) or name != name.lower()]
+            expect(not upper, "header names in lower case (HTTP ignores their case)", f"{upper}",
+                   "headers[name.strip().lower()] = value.strip()")
+            expect(isinstance(body, bytes), f"the body of {path} as bytes", short(body),
+                   "keep the body as bytes: it may be an image; the caller decodes it if it is text")
+            if content_type:
+                expect_equal(headers.get("content-type"), content_type, f"headers['content-type'] for {path}",
+                             "strip the spaces around each value")
+            length = headers.get("content-length")
+            expect(length == str(len(body)), f"a body of {length} bytes for {path}, as headers['content-length'] says",
+                   f"{len(body):,} bytes",
+                   'read until recv() returns b"" (one recv() gets only what has arrived so far); '
+                   'the body is everything after the first b"\\r\\n\\r\\n"')
+            if path.startswith("/get"):
+                expect_equal(json.loads(body)["args"], {"course": "networking"}, "the args httpbin saw")
+            elif path.startswith("/bytes"):
+                expect_equal(body, _fetch(hb, path), "the 102,400 bytes httpbin sent",
+                             'read until recv() returns b"": one recv() gets only what has arrived so far')
+            elif path.startswith("/status"):
+                expect_equal(body, b"", "an empty body for 404")
+    return "/get, /status/404, 100 kB of binary data and an HTML page: status, headers and body right"
+
+
+@checker("post_json")
+def check_post_json(post_json, httpbin=None):
+    """``post_json(url, payload, timeout=5.0)`` POSTs ``payload`` as JSON and returns the JSON answer.
+
+    An error status (4xx, 5xx) raises ``requests.HTTPError``; a server that does
+    not answer raises ``requests.Timeout`` after ``timeout`` seconds.
+    """
+    with sandbox_server("httpbin", httpbin) as hb:
+        answer = call(post_json, f"{hb.url}/post", PAYLOAD, hint="requests.post(url, json=payload, timeout=timeout), then .json()")
+        expect(isinstance(answer, dict), "the answer of httpbin's /post, decoded: a dict", short(answer),
+               "return response.json(), the decoded body")
+        expect_equal(answer.get("json"), PAYLOAD, "httpbin to receive the payload as JSON",
+                     "json=payload encodes it as JSON (data= would send a form)")
+        expect_equal(answer.get("headers", {}).get("Content-Type"), "application/json",
+                     "the Content-Type the server received")
+        for code in (500, 404):
+            error = call_raising(requests.HTTPError, post_json, f"{hb.url}/status/{code}", PAYLOAD,
+                                 hint="call response.raise_for_status() before response.json()")
+            status = getattr(getattr(error, "response", None), "status_code", None)
+            expect_equal(status, code, f"the HTTPError to carry the {code} response", "let raise_for_status() raise it")
+    with silent_server() as (host, port):
+        call_raising(requests.Timeout, post_json, f"http://{host}:{port}/post", PAYLOAD, timeout=0.5, limit=5,
+                     expected="requests.Timeout after 0.5 s from post_json(..., timeout=0.5) on a server that never answers",
+                     hint="pass timeout=timeout to requests.post: without it, requests waits forever")
+    return "payload received as JSON, HTTPError for 500 and 404, Timeout on a silent server"
+
+
+@checker("classify")
+def check_classify(classify, httpbin=None):
+    """``classify(url, timeout=2.0)`` returns "ok", "redirect", "client error", "server error",
+    "timeout" or "unreachable", and never raises.
+    """
+    never = "classify must never raise: check response.status_code, and catch requests' exceptions"
+    with sandbox_server("httpbin", httpbin) as hb:
+        cases = [(200, "ok"), (204, "ok"), (302, "redirect"), (301, "redirect"), (404, "client error"),
+                 (418, "client error"), (500, "server error"), (503, "server error")]
+        for code, label in cases:
+            got = call(classify, f"{hb.url}/status/{code}", hint=never)
+            hint = ("requests follows redirects: pass allow_redirects=False to see the 3xx answer itself"
+                    if code in (301, 302) else "2xx ok, 3xx redirect, 4xx client error, 5xx server error")
+            expect_equal(got, label, f"classify(.../status/{code})", hint)
+        got = call(classify, f"{hb.url}/delay/2", timeout=0.3, hint="catch requests.Timeout")
+        expect_equal(got, "timeout", "classify(.../delay/2, timeout=0.3)",
+                     "pass timeout=timeout to requests, and catch requests.Timeout (before requests.ConnectionError)")
+    port = free_port()
+    got = call(classify, f"http://127.0.0.1:{port}/", hint="catch requests.ConnectionError")
+    expect_equal(got, "unreachable", f"classify() where nobody listens (port {port})",
+                 "catch requests.ConnectionError: the connection was refused")
+    return f"{len(cases)} status codes, a timeout and a refused connection, without raising"

@@ -1,0 +1,599 @@
+"""The checkers of checks/: each one passes a right answer, fails wrong ones, and sees a stub.
+
+Every checker must be able to fail: for each, at least one wrong answer is fed
+and its verdict asserted, along with the message a student would read. Also
+tested here: the core (time limits, stubs, printing) and strict mode.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import socket
+import socketserver
+import struct
+import threading
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from checks import core
+from checks import ch02, ch03, ch04, ch05, ch06
+from checks.core import FAILED, NOT_DONE, PASSED, CheckError, Result
+from sandbox import launch
+
+
+@pytest.fixture(autouse=True)
+def student_mode(monkeypatch):
+    """The checkers as a student runs them: never raising (make test sets strict mode)."""
+    monkeypatch.delenv(core.ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def echo():
+    with launch("echo", replace=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def contacts():
+    with launch("contacts", replace=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def httpbin():
+    with launch("httpbin", replace=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def rnd():
+    with launch("random", replace=False) as server:
+        yield server
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("TODO: write your code here")
+
+
+def verdict(result: Result, status: str, *fragments: str) -> None:
+    """The result has this status, and its printed text contains every fragment."""
+    assert result.status == status, str(result)
+    for fragment in fragments:
+        assert fragment in str(result), f"{fragment!r} not in:\n{result}"
+
+
+# --- core ---------------------------------------------------------------------
+
+
+@core.checker("demo")
+def check_demo(fn):
+    core.expect_equal(core.call(fn, 2, limit=1), 4, "demo(2)", "double it")
+    return "demo(2) is 4"
+
+
+def test_a_verdict_per_status(capsys):
+    verdict(check_demo(lambda x: 2 * x), PASSED, "✅ demo: passed (demo(2) is 4)")
+    verdict(check_demo(lambda x: x + 3), FAILED, "❌ demo: failed", "expected: demo(2): 4", "got:      5", "hint:     double it")
+    verdict(check_demo(stub), NOT_DONE, "⏳ demo: not done yet", "TODO: write your code here")
+    verdict(check_demo(lambda x: ...), NOT_DONE, "returns ... (Ellipsis)")
+    verdict(check_demo(...), NOT_DONE, "not written yet")
+    printed = capsys.readouterr().out
+    assert printed.count("✅") == 1 and printed.count("❌") == 1 and printed.count("⏳") == 3
+
+
+def test_a_failure_shows_the_students_line_and_a_missing_return():
+    def broken(x):
+        return {}["key"]
+
+    verdict(check_demo(broken), FAILED, "it raised KeyError: 'key' (in broken, line", 'return {}["key"]')
+    verdict(check_demo(lambda x: None), FAILED, "got:      None (NoneType)", "double it")
+    with pytest.raises(core.Failure, match="None") as caught:
+        core.expect_equal(None, 4, "f(2)")
+    assert caught.value.hint == "did the function forget to `return` its result?"
+
+
+def test_a_function_that_hangs_fails_after_the_time_limit():
+    never = threading.Event()
+    try:
+        verdict(check_demo(lambda x: never.wait()), FAILED, "within 1 s", "still running after 1 s")
+    finally:
+        never.set()
+
+
+def test_a_bug_in_a_checker_is_a_failure_not_an_exception():
+    @core.checker("buggy")
+    def check_buggy(fn):
+        return 1 / 0
+
+    verdict(check_buggy(None), FAILED, "the check to run to its end", "ZeroDivisionError", "bug in the check itself")
+
+
+def test_the_verdict_is_printed_once_in_a_notebook(capsys):
+    result = check_demo(lambda x: 2 * x)
+    result._ipython_display_()  # IPython's display of the cell's value, right after the check printed it
+    assert capsys.readouterr().out.count("✅") == 1
+    result._ipython_display_()  # shown again later, in another cell
+    assert capsys.readouterr().out.count("✅") == 1
+
+
+def test_long_bytes_are_summarized_where_they_differ():
+    with pytest.raises(core.Failure) as caught:
+        core.expect_equal(b"x" * 1000 + b"y", b"x" * 2000, "2,000 bytes")
+    assert caught.value.got == "1,001 bytes instead of 2,000, the first 1,000 right; then b'y' where b'xxxxxxxxxx' was expected"
+
+
+# --- strict mode --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder, raising", [
+    ("solutions", {FAILED, NOT_DONE}),
+    ("solutions/capstone", {FAILED, NOT_DONE}),
+    ("exercises", {PASSED, FAILED}),
+    ("exercises/capstone-messaging", {PASSED, FAILED}),
+    ("elsewhere", {FAILED, NOT_DONE}),
+])
+def test_strict_mode_raises_on_the_verdicts_a_test_run_forbids(tmp_path, monkeypatch, folder, raising):
+    (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / folder)
+    monkeypatch.setenv(core.ENV, "strict")
+    answers = {PASSED: lambda x: 2 * x, FAILED: lambda x: 5, NOT_DONE: stub}
+    for status, answer in answers.items():
+        if status in raising:
+            with pytest.raises(CheckError, match=f"says '{status}'"):
+                check_demo(answer)
+        else:
+            assert check_demo(answer).status == status
+
+
+def test_without_strict_mode_nothing_raises(tmp_path, monkeypatch):
+    (tmp_path / "solutions").mkdir()
+    monkeypatch.chdir(tmp_path / "solutions")
+    for value in ("", "0", "off"):
+        monkeypatch.setenv(core.ENV, value)
+        assert check_demo(stub).status == NOT_DONE
+
+
+def test_an_unknown_mode_is_refused(monkeypatch):
+    monkeypatch.setenv(core.ENV, "sometimes")
+    with pytest.raises(CheckError, match="not understood"):
+        check_demo(lambda x: 2 * x)
+
+
+# --- 02 -----------------------------------------------------------------------
+
+
+def recv_until_closed(conn):
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def echo_any_length(address, data, timeout=5.0):
+    with socket.create_connection(address, timeout=timeout) as conn:
+        def send_all():
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        reply = recv_until_closed(conn)
+        sender.join()
+    return reply
+
+
+def is_listening(host, port, timeout=1.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def test_recv_until_closed():
+    verdict(ch02.check_recv_until_closed(recv_until_closed), PASSED)
+    # Where a single recv() falls short depends on timing: any of the messages cut in pieces.
+    verdict(ch02.check_recv_until_closed(lambda conn: conn.recv(65536)), FAILED, "in a loop until it returns b\"\"")
+    verdict(ch02.check_recv_until_closed(lambda conn: recv_until_closed(conn).decode("latin-1")), FAILED, "a str", "return bytes")
+    verdict(ch02.check_recv_until_closed(stub), NOT_DONE)
+
+
+def test_echo_any_length(echo):
+    def without_thread(address, data, timeout=1.0):
+        with socket.create_connection(address, timeout=timeout) as conn:
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+            return recv_until_closed(conn)
+
+    verdict(ch02.check_echo_any_length(echo_any_length, echo), PASSED, "64 MB")
+    verdict(ch02.check_echo_any_length(without_thread, echo), FAILED, "64,000,000 bytes", "TimeoutError", "second thread")
+    verdict(ch02.check_echo_any_length(stub), NOT_DONE)  # launches its own echo server
+
+
+def test_is_listening(echo):
+    def raising(host, port):
+        with socket.create_connection((host, port), timeout=1):
+            return True
+
+    def asks_for_an_answer(host, port):
+        try:
+            with socket.create_connection((host, port), timeout=0.5) as conn:
+                conn.sendall(b"hello?")
+                return conn.recv(10) != b""
+        except OSError:
+            return False
+
+    verdict(ch02.check_is_listening(is_listening, echo), PASSED)
+    verdict(ch02.check_is_listening(raising, echo), FAILED, "ConnectionRefusedError", "return False")
+    verdict(ch02.check_is_listening(asks_for_an_answer, echo), FAILED, "never says anything", "only connect")
+    verdict(ch02.check_is_listening(stub, echo), NOT_DONE)
+
+
+# --- 03 -----------------------------------------------------------------------
+
+
+def send_json(conn, obj):
+    conn.sendall(json.dumps(obj).encode("utf-8") + b"\n")
+
+
+def recv_json(lines):
+    line = lines.readline()
+    if not line.endswith(b"\n"):
+        raise ConnectionError("closed")
+    return json.loads(line)
+
+
+def recv_exactly(conn, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return bytes(data)
+
+
+def send_framed(conn, obj):
+    body = json.dumps(obj).encode("utf-8")
+    conn.sendall(struct.pack("!I", len(body)) + body)
+
+
+def recv_framed(conn, max_size=1_000_000):
+    (size,) = struct.unpack("!I", recv_exactly(conn, 4))
+    if size > max_size:
+        raise ValueError("too large")
+    return json.loads(recv_exactly(conn, size))
+
+
+def test_send_json():
+    verdict(ch03.check_send_json(send_json), PASSED)
+    verdict(ch03.check_send_json(lambda conn, obj: conn.sendall(json.dumps(obj).encode())), FAILED, 'end each message with b"\\n"')
+    verdict(ch03.check_send_json(lambda conn, obj: conn.sendall(json.dumps(obj, indent=2).encode() + b"\n")), FAILED,
+            "5 messages sent as 5 lines", "unless you pass indent=")
+    verdict(ch03.check_send_json(lambda conn, obj: conn.sendall(json.dumps(obj) + "\n")), FAILED, "TypeError", "encode")
+    verdict(ch03.check_send_json(stub), NOT_DONE)
+
+
+def test_recv_json(contacts):
+    verdict(ch03.check_recv_json(recv_json, send_json, contacts), PASSED, "contacts server")
+    verdict(ch03.check_recv_json(lambda lines: json.loads(lines.readline()), send_json, contacts), FAILED,
+            "ConnectionError when the connection closes", "JSONDecodeError", "raise ConnectionError then")
+    verdict(ch03.check_recv_json(lambda lines: json.loads(lines.read()), send_json, contacts), FAILED)
+    verdict(ch03.check_recv_json(recv_json, stub, contacts), NOT_DONE)
+    verdict(ch03.check_recv_json(stub, send_json, contacts), NOT_DONE)
+
+
+def test_length_prefix(echo):
+    def little_endian(conn, obj):
+        body = json.dumps(obj).encode("utf-8")
+        conn.sendall(struct.pack("<I", len(body)) + body)
+
+    def no_limit(conn, max_size=1_000_000):
+        (size,) = struct.unpack("!I", recv_exactly(conn, 4))
+        return json.loads(recv_exactly(conn, size))
+
+    verdict(ch03.check_length_prefix(send_framed, recv_framed, echo), PASSED)
+    verdict(ch03.check_length_prefix(little_endian, recv_framed, echo), FAILED, "big-endian", "network byte order")
+    verdict(ch03.check_length_prefix(send_framed, no_limit, echo), FAILED, "ValueError for a header announcing 100 MB",
+            "TimeoutError", "before reading the body")
+    verdict(ch03.check_length_prefix(send_framed, stub, echo), NOT_DONE)
+
+
+def test_safe_loads():
+    def refuse(name):
+        raise ValueError(name)
+
+    def safe_loads(data):
+        return json.loads(data.decode("utf-8"), parse_constant=refuse)
+
+    def with_pickle_fallback(data):
+        try:
+            return safe_loads(data)
+        except ValueError:
+            return pickle.loads(data)
+
+    verdict(ch03.check_safe_loads(safe_loads), PASSED)
+    verdict(ch03.check_safe_loads(with_pickle_fallback), FAILED, "it ran the code inside the pickle!", "never call pickle.loads")
+    verdict(ch03.check_safe_loads(json.loads), FAILED, "ValueError for NaN", "parse_constant")
+    verdict(ch03.check_safe_loads(stub), NOT_DONE)
+
+
+# --- 04 -----------------------------------------------------------------------
+
+
+def http_get(host, port, path, timeout=5.0, lower=True, whole=True):
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request.encode("ascii"))
+        raw = recv_until_closed(sock) if whole else sock.recv(65536)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower() if lower else name.strip()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def post_json(url, payload, timeout=5.0):
+    response = requests.post(url, json=payload, timeout=timeout)
+    response.raise_for_status()
+    return response.json()
+
+
+def classify(url, timeout=2.0, follow=False, never_raise=True):
+    try:
+        response = requests.get(url, allow_redirects=follow, timeout=timeout)
+        if not never_raise:
+            response.raise_for_status()
+    except requests.Timeout:
+        return "timeout"
+    except requests.ConnectionError:
+        return "unreachable"
+    return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+
+def test_http_get(httpbin):
+    verdict(ch04.check_http_get(http_get, httpbin), PASSED)
+    verdict(ch04.check_http_get(lambda *a: http_get(*a, whole=False), httpbin), FAILED)  # where depends on timing
+    verdict(ch04.check_http_get(lambda *a: http_get(*a, lower=False), httpbin), FAILED, "lower case", "Content-Type")
+    verdict(ch04.check_http_get(stub, httpbin), NOT_DONE)
+
+
+def test_post_json(httpbin):
+    def as_form(url, payload, timeout=5.0):
+        return requests.post(url, data=payload, timeout=timeout).json()
+
+    def no_status_check(url, payload, timeout=5.0):
+        response = requests.post(url, json=payload, timeout=timeout)
+        return response.json() if response.content else {}
+
+    verdict(ch04.check_post_json(post_json, httpbin), PASSED)
+    verdict(ch04.check_post_json(as_form, httpbin), FAILED, "as JSON", "json=payload")
+    verdict(ch04.check_post_json(no_status_check, httpbin), FAILED, "to raise HTTPError", "it returned {}", "raise_for_status")
+    verdict(ch04.check_post_json(stub, httpbin), NOT_DONE)
+
+
+@pytest.mark.slow
+def test_post_json_without_timeout_fails(httpbin):
+    def no_timeout(url, payload, timeout=5.0):
+        response = requests.post(url, json=payload)
+        response.raise_for_status()
+        return response.json()
+
+    verdict(ch04.check_post_json(no_timeout, httpbin), FAILED, "still running after 5 s", "pass timeout=timeout")
+
+
+def test_classify(httpbin):
+    verdict(ch04.check_classify(classify, httpbin), PASSED)
+    verdict(ch04.check_classify(lambda url, timeout=2.0: classify(url, timeout, follow=True), httpbin), FAILED,
+            "/status/302", "allow_redirects=False")
+    verdict(ch04.check_classify(lambda url, timeout=2.0: classify(url, timeout, never_raise=False), httpbin), FAILED,
+            "HTTPError", "never raise")
+    verdict(ch04.check_classify(stub, httpbin), NOT_DONE)
+
+
+# --- 05 -----------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    def __init__(self, status, message):
+        super().__init__(f"{status} {message}")
+        self.status, self.message = status, message
+
+
+def limits_from_openapi(spec, path="/api/random/int"):
+    limits = {}
+    for parameter in spec["paths"][path]["get"]["parameters"]:
+        schema = parameter["schema"]
+        if "minimum" in schema and "maximum" in schema:
+            limits[parameter["name"]] = (schema["minimum"], schema["maximum"])
+    return limits
+
+
+class RandomClient:
+    def __init__(self, base_url, timeout=5.0):
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self.session = requests.Session()
+        self.limits = limits_from_openapi(self.session.get(f"{self.base_url}/api/openapi.json", timeout=timeout).json())
+
+    def validate(self, n, min, max):
+        for name, value in (("n", n), ("min", min), ("max", max)):
+            low, high = self.limits[name]
+            if not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(name)
+        if min > max:
+            raise ValueError("min > max")
+
+    def ints(self, n=1, min=0, max=100, seed=None):
+        self.validate(n, min, max)
+        response = self.session.get(f"{self.base_url}/api/random/int", timeout=self.timeout,
+                                    params={"n": n, "min": min, "max": max, "seed": seed})
+        if not response.ok:
+            raise ApiError(response.status_code, response.json()["message"])
+        return response.json()["values"]
+
+    def close(self):
+        self.session.close()
+
+
+def patient(forcelist=(429, 502, 503, 504), raise_on_status=False):
+    class PatientRandomClient(RandomClient):
+        def __init__(self, base_url, timeout=5.0, retries=3):
+            super().__init__(base_url, timeout)
+            retry = Retry(total=retries, backoff_factor=0.01, status_forcelist=list(forcelist),
+                          raise_on_status=raise_on_status)
+            self.session.mount("http://", HTTPAdapter(max_retries=retry))
+
+    return PatientRandomClient
+
+
+def test_limits(rnd):
+    copied = {"n": (1, 1000), "min": (-10**15, 10**15), "max": (-10**15, 10**15), "seed": (0, 10**15)}
+    verdict(ch05.check_limits(limits_from_openapi, rnd), PASSED)
+    verdict(ch05.check_limits(lambda spec, path="/api/random/int": copied, rnd), FAILED, "maximum is 7", "read the numbers")
+    verdict(ch05.check_limits(lambda spec, path="": {}, rnd), FAILED, "the limits of GET /api/random/int")
+    verdict(ch05.check_limits(stub, rnd), NOT_DONE)
+
+
+def test_random_client(rnd):
+    class Trusting(RandomClient):
+        def validate(self, n, min, max):
+            pass
+
+    class WholeAnswer(RandomClient):
+        def ints(self, n=1, min=0, max=100, seed=None):
+            return self.session.get(f"{self.base_url}/api/random/int", params={"n": n}, timeout=5).json()
+
+    verdict(ch05.check_random_client(RandomClient, ApiError, rnd), PASSED)
+    verdict(ch05.check_random_client(Trusting, ApiError, rnd), FAILED, "ValueError for n=0", "it raised ApiError: 400")
+    verdict(ch05.check_random_client(WholeAnswer, ApiError, rnd), FAILED, "a list of 5 ints", '"values"')
+    verdict(ch05.check_random_client(RandomClient, ..., rnd), NOT_DONE, "ApiError is still ...")
+
+    class Unfinished(RandomClient):
+        ints = stub
+
+    verdict(ch05.check_random_client(Unfinished, ApiError, rnd), NOT_DONE)
+
+
+def test_retries(rnd):
+    verdict(ch05.check_retries(patient(), ApiError, rnd), PASSED)
+    class Impatient(RandomClient):
+        def __init__(self, base_url, timeout=5.0, retries=3):
+            super().__init__(base_url, timeout)
+
+    verdict(ch05.check_retries(Impatient, ApiError, rnd), FAILED, "3 requests to the server with retries=3, the server answering 503 then 503",
+            "got:      1", "too few tries: mount an HTTPAdapter")
+    verdict(ch05.check_retries(patient(forcelist=(400, 429, 502, 503, 504)), ApiError, rnd), FAILED,
+            "1 request to the server", "got:      2", "400 means the request is wrong")
+    verdict(ch05.check_retries(patient(raise_on_status=True), ApiError, rnd), FAILED, "RetryError", "raise_on_status=False")
+
+    class Unfinished(RandomClient):
+        def __init__(self, base_url, timeout=5.0, retries=3):
+            super().__init__(base_url, timeout)
+            raise NotImplementedError("TODO: mount an HTTPAdapter")
+
+    verdict(ch05.check_retries(Unfinished, ApiError, rnd), NOT_DONE, "TODO: mount an HTTPAdapter")
+
+
+# --- 06 -----------------------------------------------------------------------
+
+
+def respond(line, count):
+    command, _, text = line.partition(" ")
+    return {"UPPER": text.upper(), "COUNT": str(count), "QUIT": "BYE"}.get(command, "ERROR unknown command")
+
+
+def line_server(base=socketserver.ThreadingTCPServer, locked=True, daemon=True):
+    class LineServer(base):
+        daemon_threads = daemon
+        request_queue_size = 128
+        allow_reuse_address = True
+
+        def __init__(self, address, handler):
+            super().__init__(address, handler)
+            self.count = 0
+            self.lock = threading.Lock() if locked else None
+
+        def next_count(self):
+            with self.lock:
+                self.count += 1
+                return self.count
+
+    return LineServer
+
+
+class LineHandler(socketserver.StreamRequestHandler):
+    timeout = 10
+
+    def handle(self):
+        for raw in self.rfile:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self.wfile.write(respond(line, self.server.next_count()).encode("utf-8") + b"\n")
+            if line.partition(" ")[0] == "QUIT":
+                return
+
+
+def test_respond():
+    def by_prefix(line, count):
+        return respond("UPPER " + line[5:].lstrip(), count) if line.startswith("UPPER") else respond(line, count)
+
+    verdict(ch06.check_respond(respond), PASSED)
+    verdict(ch06.check_respond(by_prefix), FAILED, "'UPPERCASE is not UPPER'", "the command is the first word")
+    verdict(ch06.check_respond(lambda line, count: respond(line, count) + "\n"), FAILED, "the handler adds the newline")
+    verdict(ch06.check_respond(stub), NOT_DONE)
+
+
+def test_counter():
+    verdict(ch06.check_counter(line_server()), PASSED)
+    verdict(ch06.check_counter(line_server(base=socketserver.TCPServer)), FAILED, "a thread per client", "ThreadingTCPServer")
+    verdict(ch06.check_counter(line_server(daemon=False)), FAILED, "daemon_threads = True")
+    verdict(ch06.check_counter(line_server(locked=False)), FAILED, "it raised")
+    verdict(ch06.check_counter(stub), NOT_DONE)
+
+
+def test_line_server():
+    class PerConnection(LineHandler):
+        def handle(self):
+            count = 0
+            for raw in self.rfile:
+                count += 1
+                line = raw.decode().rstrip("\r\n")
+                self.wfile.write(respond(line, count).encode() + b"\n")
+                if line == "QUIT":
+                    return
+
+    class NeverQuits(LineHandler):
+        def handle(self):
+            for raw in self.rfile:
+                line = raw.decode().rstrip("\r\n")
+                self.wfile.write(respond(line, self.server.next_count()).encode() + b"\n")
+
+    class Unfinished(LineHandler):
+        handle = stub
+
+    verdict(ch06.check_line_server(line_server(), LineHandler), PASSED, "COUNT of 206")
+    verdict(ch06.check_line_server(line_server(), PerConnection), FAILED, "COUNT after 205 lines", "shared by every client")
+    verdict(ch06.check_line_server(line_server(), NeverQuits), FAILED, "close the connection after BYE")
+    verdict(ch06.check_line_server(line_server(), Unfinished), NOT_DONE, "LineHandler.handle() still raises")
+    verdict(ch06.check_line_server(stub, LineHandler), NOT_DONE)
+
+
+@pytest.mark.slow
+def test_line_server_one_client_at_a_time_fails():
+    verdict(ch06.check_line_server(line_server(base=socketserver.TCPServer), LineHandler), FAILED,
+            "50 clients served at once", "TimeoutError", "ThreadingTCPServer")
+
+
+def test_a_remote_server_can_stand_in_for_a_sandbox_server(echo):
+    from checks.helpers import Remote
+
+    remote = Remote(f"tcp://{echo.host}:{echo.port}")
+    assert (remote.address, remote.running, remote.url) == (echo.address, True, echo.url)
+    verdict(ch02.check_is_listening(is_listening, remote), PASSED)
+    with pytest.raises(ValueError, match="give the scheme, host and port"):
+        Remote("192.168.1.10")
