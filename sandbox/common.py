@@ -188,6 +188,10 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
 
     from waitress import create_server
 
+    # waitress listens on every address a name resolves to ("localhost" is
+    # both ::1 and 127.0.0.1 on macOS and Windows), each on its own port when
+    # port is 0. Resolve the name first: one address, one port to announce.
+    host = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
     server = create_server(app, host=host, port=port, **waitress_options)
     try:
         announce(name, "http", host, server.effective_port)
