@@ -10,4 +10,5 @@ SERVERS = {
     "random": ("sandbox.random_api", "HTTP JSON API of random numbers (http.server)"),
     "httpbin": ("sandbox.httpbin", "local stand-in for httpbin.org (Flask)"),
     "app": ("sandbox.app", "your own Flask/WSGI application, from a Python file"),
+    "messaging": ("sandbox.messaging", "the capstone's messaging REST API and web client (Flask)"),
 }

@@ -1,0 +1,213 @@
+"""How fast is the messaging server? Requests per second and latency, under load.
+
+    python benchmarks/bench_messaging.py [--seconds 3] [--clients 1,20,100]
+
+Three servers, each started here and stopped at the end:
+
+  (a) flask-dev   python -m sandbox messaging --dev   Flask's development server
+  (b) waitress    python -m sandbox messaging         the classroom server
+  (c) hello       benchmarks/hello_wsgi.py            a WSGI hello-world on the same
+                                                      waitress: the ceiling
+
+Two operations: reading an inbox (GET /api/v1/users/<id>/messages, a page of
+20) and sending a message (POST /api/v1/users/<id>/messages). The hello-world
+gets the same requests and ignores them. Each concurrent client is a thread
+with its own keep-alive connection (http.client), sending its next request as
+soon as it has the answer to the previous one, for --seconds after a short
+warm-up. Each client uses its own account, and rate limiting is off.
+
+The figures printed are requests per second (all clients together), the
+median (p50) and 99th percentile (p99) latency of one request, and the number
+of errors (a failed connection or an unexpected status). At the end, the
+ratio messaging/hello-world at the highest number of clients: the share of
+the server's capacity the application leaves, with a target of 0.5.
+
+The clients run on the same machine as the servers and share its processors
+with them: this measures the whole machine, as when an instructor runs the
+class server on a laptop. It prints no verdict; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # find `sandbox` without installing the course
+
+from sandbox import launch  # noqa: E402
+from sandbox.launcher import ANNOUNCEMENT  # noqa: E402
+from sandbox.messaging import db  # noqa: E402
+
+USERS = 100  # accounts, one per client (at most)
+INBOX_SIZE = 25  # messages in each inbox before the benchmark: more than one page
+WARM_UP = 0.5  # seconds of requests not counted, at the start of each run
+
+
+def prepare_database(path: Path) -> list[tuple[int, str]]:
+    """Accounts with full inboxes: [(user id, token)]."""
+    db.create(path)
+    conn = db.connect(path)
+    try:
+        accounts = [(user["id"], token) for user, token in db.add_users(conn, [f"user {i}" for i in range(USERS)])]
+        for number, (user_id, _) in enumerate(accounts):
+            sender_id = accounts[(number + 1) % USERS][0]
+            for i in range(INBOX_SIZE):
+                db.add_message(conn, sender_id, user_id, f"message {i} for user {user_id}")
+    finally:
+        conn.close()  # the last connection to close folds the write-ahead log into the file
+    return accounts
+
+
+class Hello:
+    """benchmarks/hello_wsgi.py, started like sandbox.launch() starts a server."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "hello_wsgi.py"), "--port", "0", "--watch-parent"],
+            # stderr: waitress's "Task queue depth" warnings when clients wait, not wanted here
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        match = ANNOUNCEMENT.match(self.process.stdout.readline())
+        if not match:
+            self.process.kill()
+            raise RuntimeError("hello_wsgi.py did not start")
+        self.host, self.port = match["host"], int(match["port"])
+        self.url = f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.process.stdin.close()  # --watch-parent: end of input stops it
+        self.process.wait(10)
+        self.process.stdout.close()
+
+
+def request_for(operation: str, accounts: list[tuple[int, str]], client: int) -> tuple[str, str, bytes | None, dict, int]:
+    """(method, path, body, headers, expected status) of one client's request."""
+    user_id, token = accounts[client % len(accounts)]
+    headers = {"Authorization": f"Bearer {token}"}
+    if operation == "read inbox":
+        return "GET", f"/api/v1/users/{user_id}/messages?limit=20", None, headers, 200
+    recipient = accounts[(client + 1) % len(accounts)][0]
+    body = json.dumps({"text": f"benchmark message from user {user_id}"}).encode()
+    return "POST", f"/api/v1/users/{recipient}/messages", body, {**headers, "Content-Type": "application/json"}, 201
+
+
+def run(host: str, port: int, requests: list[tuple], seconds: float) -> dict:
+    """Every client sends its request in a loop: the figures of the measured period."""
+    start_barrier = threading.Barrier(len(requests) + 1)
+    results = []  # per client: (latencies in seconds, errors)
+    lock = threading.Lock()
+    timing = {}
+
+    def client(method: str, path: str, body: bytes | None, headers: dict, expected: int) -> None:
+        latencies, errors = [], 0
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        start_barrier.wait()
+        while (now := time.perf_counter()) < timing["end"]:
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == expected
+            except (OSError, http.client.HTTPException):
+                ok = False
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+            finished = time.perf_counter()
+            if timing["start"] <= now and finished <= timing["end"]:  # entirely in the measured period
+                latencies.append(finished - now)
+                errors += not ok
+        connection.close()
+        with lock:
+            results.append((latencies, errors))
+
+    threads = [threading.Thread(target=client, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    timing["start"] = time.perf_counter() + WARM_UP
+    timing["end"] = timing["start"] + seconds
+    start_barrier.wait()
+    for thread in threads:
+        thread.join()
+    latencies = sorted(latency for client_latencies, _ in results for latency in client_latencies)
+    count = len(latencies)
+    return {
+        "rps": count / seconds,
+        "p50": latencies[count // 2] * 1000 if count else float("nan"),
+        "p99": latencies[min(count - 1, int(count * 0.99))] * 1000 if count else float("nan"),
+        "errors": sum(errors for _, errors in results),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per run (default: 3)")
+    parser.add_argument("--clients", default="1,20,100", help="numbers of concurrent clients (default: 1,20,100)")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.clients.split(",")]
+    if max(levels) > USERS:
+        parser.error(f"at most {USERS} clients")
+
+    print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+          f"{os.cpu_count()} processors; {args.seconds:g} s per run after {WARM_UP:g} s of warm-up")
+    if hasattr(os, "getloadavg"):  # other programs busy on the machine change every figure
+        print(f"load average before the run: {os.getloadavg()[0]:.1f} (1.0 = one busy processor)")
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}\n")
+    operations = ["read inbox", "send message"]
+    table: dict[tuple[str, str, int], dict] = {}
+
+    with tempfile.TemporaryDirectory(prefix="bench-messaging-") as folder:
+        template = Path(folder) / "template.sqlite3"
+        accounts = prepare_database(template)
+
+        def messaging(dev: bool):
+            database = Path(folder) / f"{'dev' if dev else 'waitress'}.sqlite3"
+            shutil.copy(template, database)  # both servers start from the same data
+            return launch("messaging", replace=False, db=database, dev=dev, rate_limit="off", quiet=True)
+
+        servers = [
+            ("flask-dev", lambda: messaging(dev=True)),
+            ("waitress", lambda: messaging(dev=False)),
+            ("hello", Hello),
+        ]
+        header = f"{'server':<10} {'operation':<13} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        print(header)
+        print("-" * len(header))
+        for name, start in servers:
+            server = start()
+            try:
+                for operation in operations:
+                    for clients in levels:
+                        requests = [request_for(operation, accounts, client) for client in range(clients)]
+                        if name == "hello":  # it answers 200 to everything
+                            requests = [(*request[:4], 200) for request in requests]
+                        figures = table[name, operation, clients] = run(server.host, server.port, requests, args.seconds)
+                        print(f"{name:<10} {operation:<13} {clients:>7} {figures['rps']:>8.0f} "
+                              f"{figures['p50']:>8.1f} {figures['p99']:>8.1f} {figures['errors']:>6}", flush=True)
+            finally:
+                server.stop()
+
+    top = max(levels)
+    print(f"\nmessaging (waitress) / hello-world (waitress), requests per second at {top} clients:")
+    for operation in operations:
+        ratio = table["waitress", operation, top]["rps"] / table["hello", operation, top]["rps"]
+        errors = sum(table[name, operation, top]["errors"] for name in ("waitress", "hello"))
+        print(f"  {operation:<13} {ratio:.2f}   (target: at least 0.50, with no error; errors: {errors})")
+    print(f"\nmessaging: waitress / Flask's development server at {top} clients:")
+    for operation in operations:
+        ratio = table["waitress", operation, top]["rps"] / table["flask-dev", operation, top]["rps"]
+        print(f"  {operation:<13} {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

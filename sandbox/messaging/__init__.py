@@ -1,0 +1,128 @@
+"""Messaging REST API and web client: the server of the course's capstone exercise.
+
+    python -m sandbox messaging [--host H] [--port P] [--db FILE] [--users CSV [--tokens-out CSV]]
+                                [--no-registration] [--rate-limit RATE] [--dev] [--quiet]
+
+Users register (or get a token from their instructor), set a status, send
+each other messages and read their own inbox, with ``requests`` or from the web
+page the server shows at ``/``. The API is described at /api/v1/docs.
+
+For a class, on the instructor's machine::
+
+    python -m sandbox messaging --host 0.0.0.0 --port 8000 --db class.sqlite3 \\
+        --users class.csv --no-registration
+
+serves every student's machine with waitress (a production server that also
+runs on Windows), with the accounts of class.csv; their tokens are in
+class-tokens.csv (see roster.py).
+
+The package: app.py (the Flask application: routes, errors, authentication),
+db.py (SQLite), validation.py (limits and checks), openapi.py (the API's
+description), roster.py (accounts from a CSV file), static/ (the web client).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from limits import parse_many  # the library under Flask-Limiter
+
+from .. import common
+from . import roster
+from .app import create_app
+from .validation import LIMITS
+
+NAME = "messaging"
+DESCRIPTION = """Messaging REST API (Flask) with accounts, persistence in SQLite, interactive docs at
+/api/v1/docs and a web client at /. Served by waitress unless --dev."""
+DEFAULT_RATE_LIMIT = "20/second"
+
+# How waitress serves, besides its 4 threads for running requests (more do
+# not help: Python runs one thread at a time, and SQLite one writer).
+# connection_limit: a class of 30, each with a browser (up to 6 connections)
+# and a Python session, stays well within it, and it stays below what
+# select() handles on Windows (512). max_request_body_size: waitress refuses
+# larger bodies itself, before the application (which allows 64 KiB, and
+# answers 413 in JSON between the two) reads a byte.
+WAITRESS_OPTIONS = {"connection_limit": 400, "max_request_body_size": 1024 * 1024}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser.add_argument(
+        "--db", type=Path, metavar="FILE",
+        help="SQLite file with the users and messages; created if missing, kept after the server stops "
+        "(default: a temporary file, deleted when the server stops)",
+    )
+    parser.add_argument(
+        "--users", type=Path, metavar="CSV",
+        help="create an account for each name of this CSV file (header: name) that has none yet, "
+        "and write the new accounts' tokens to --tokens-out",
+    )
+    parser.add_argument(
+        "--tokens-out", type=Path, metavar="CSV",
+        help="where --users appends name,id,token for each account it creates "
+        "(default: next to the --users file, e.g. class.csv -> class-tokens.csv)",
+    )
+    parser.add_argument(
+        "--no-registration", action="store_true",
+        help="refuse POST /api/v1/users (403): only the accounts already in --db or from --users exist",
+    )
+    parser.add_argument(
+        "--rate-limit", default=DEFAULT_RATE_LIMIT, metavar="RATE",
+        help=f'requests allowed per client address, e.g. "20/second" or "1000/minute"; '
+        f'"off" for no limit (default: {DEFAULT_RATE_LIMIT})',
+    )
+    parser.add_argument(
+        "--dev", action="store_true",
+        help="serve with Flask's development server instead of waitress (to compare them; not for a class)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print a line for each request")
+    args = common.parse_args(parser, argv)
+
+    rate_limit = None if args.rate_limit == "off" else args.rate_limit
+    if rate_limit:
+        try:
+            parse_many(rate_limit)
+        except ValueError:
+            parser.error(f'--rate-limit {args.rate_limit!r}: expected something like "20/second", or "off"')
+
+    with ExitStack() as cleanup:
+        database = args.db
+        if database is None:
+            folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="messaging-", ignore_cleanup_errors=True))
+            database = Path(folder) / "messages.sqlite3"
+        try:
+            app = create_app({
+                "DATABASE": database,
+                "REGISTRATION_OPEN": not args.no_registration,
+                "RATE_LIMIT": rate_limit,
+                "LOG_REQUESTS": not args.quiet,
+            })
+            if args.users:
+                add_class(args.users, args.tokens_out, database, temporary=args.db is None)
+        except (ValueError, OSError) as e:  # a bad --users file, a --db that is no SQLite file...
+            parser.exit(2, f"{parser.prog}: error: {e}\n")
+        if args.dev:
+            # Flask's server logs each request itself; ours (LOG_REQUESTS) is enough.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        common.serve_wsgi(NAME, app, args.host, args.port, dev=args.dev, **({} if args.dev else WAITRESS_OPTIONS))
+
+
+def add_class(users_file: Path, tokens_file: Path | None, database: Path, temporary: bool) -> None:
+    """--users: create the missing accounts; say where their tokens are (on stderr, before the server starts)."""
+    names = roster.read_names(users_file)
+    created = roster.add_accounts(database, names)
+    if not created:
+        print(f"{users_file}: all {len(names)} names have an account already", file=sys.stderr)
+        return
+    tokens_file = tokens_file or roster.default_tokens_file(users_file)
+    roster.write_tokens(tokens_file, created)
+    print(f"{users_file}: created {len(created)} accounts; their tokens were added to {tokens_file}. "
+          "Give each student their own: the server keeps only a hash of it.", file=sys.stderr)
+    if temporary:
+        print("note: without --db these accounts disappear when the server stops", file=sys.stderr)

@@ -1,0 +1,343 @@
+"""The messaging REST API and its web client, as a Flask application.
+
+    app = create_app({"DATABASE": "messages.sqlite3"})
+
+Every URL of the API starts with /api/v1 (a later, incompatible version would
+be /api/v2, and old clients would keep working). Resources are nouns, and the
+HTTP method says what to do with them:
+
+    GET    /api/v1/users?name=&limit=&offset=      list users (whose name contains `name`)
+    POST   /api/v1/users                           register {"name"} -> 201, the user and a token
+    GET    /api/v1/users/<id>                      one user
+    PATCH  /api/v1/users/<id>                      change my {"status"}
+    GET    /api/v1/me                              the user my token belongs to
+    POST   /api/v1/users/<id>/messages             send {"text"} to user <id> -> 201
+    GET    /api/v1/users/<id>/messages             my inbox, newest first: ?unread=true&since=<id>&limit=&offset=
+    GET    /api/v1/users/<id>/messages/<mid>       one message (to me, or from me)
+    PATCH  /api/v1/users/<id>/messages/<mid>       mark my message {"read": true} (or false)
+    DELETE /api/v1/users/<id>/messages/<mid>       delete my message -> 204
+    GET    /api/v1/openapi.json and /api/v1/docs   the API's description, and a page to try it
+    GET    /                                       the web client (files in static/)
+
+"My" means: the request carries the owner's token, ``Authorization: Bearer
+<token>``; without a token the answer is 401, with someone else's 403.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, current_app, request, send_from_directory, url_for
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import (
+    Conflict, Forbidden, HTTPException, InternalServerError, MethodNotAllowed, NotFound,
+    RequestEntityTooLarge, Unauthorized,
+)
+
+from .. import common
+from . import db, openapi
+from .validation import (
+    BODY_MAX, ID_MAX, NAME_MAX, PAGE_DEFAULT, PAGE_MAX, STATUS_MAX, TEXT_MAX,
+    ValidationFailed, bool_arg, boolean, fields, int_arg, json_body, string,
+)
+
+DEFAULTS = {
+    "DATABASE": None,  # the SQLite file: required
+    "REGISTRATION_OPEN": True,  # False: POST /api/v1/users answers 403
+    "RATE_LIMIT": None,  # e.g. "20/second" per client address; None: no limit
+    "LOG_REQUESTS": False,  # one line per request on standard output
+    "MAX_CONTENT_LENGTH": BODY_MAX,  # Flask answers 413 to a longer body
+}
+# The web page may load its own files and talk to this server only: even if
+# some text slipped into the page as HTML, it could not load or send anything
+# elsewhere, nor run an inline script. (Defence in depth: app.js already shows
+# every text as text.)
+CONTENT_SECURITY_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The application; ``config`` overrides DEFAULTS (above) and any Flask setting."""
+    app = Flask(__name__)  # serves the files in static/ at /static/...
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(config or {})
+    if not app.config["DATABASE"]:
+        raise ValueError('create_app() needs {"DATABASE": path of the SQLite file}')
+    db.create(app.config["DATABASE"])
+    app.extensions["messaging.connections"] = threading.local()  # see database()
+    app.json.sort_keys = False  # keep fields in the order written, "id" first
+
+    app.register_blueprint(api)
+    app.add_url_rule("/", "web_client", web_client)
+    # One JSON shape for every error, whoever raises it: our views, Flask's
+    # routing (404, 405), its body size limit (413), Flask-Limiter (429).
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+    app.after_request(finish)
+
+    # CORS: let pages from any origin (a student's own HTML file included) call
+    # the API and read the answers. This is safe because the API does not use
+    # cookies: a page can act as you only if it has your token.
+    CORS(app, resources={r"/api/*": {"origins": "*"}}, send_wildcard=True, max_age=600,
+         expose_headers=["Location", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])
+    if app.config["RATE_LIMIT"]:
+        # One budget per client address for the whole application, counted in
+        # this process's memory (forgotten on restart, which is fine here).
+        Limiter(get_remote_address, app=app, application_limits=[app.config["RATE_LIMIT"]],
+                storage_uri="memory://", headers_enabled=True)
+    return app
+
+
+# --- the database: one connection per thread -----------------------------------
+#
+# The server answers several requests at once, each in a thread (waitress has
+# a fixed set; Flask's development server starts one per client connection).
+# A sqlite3 connection must not be used by two threads at once, so each thread
+# opens its own on its first request and keeps it for the next ones. Opening
+# and closing one per request would also work, but when the last connection
+# to a file closes, SQLite folds the write-ahead log back into the file and
+# flushes it to disk: a few milliseconds on every request of a quiet server.
+
+
+def database() -> sqlite3.Connection:
+    """The connection of this thread, for this application."""
+    connections = current_app.extensions["messaging.connections"]  # a threading.local
+    if not hasattr(connections, "conn"):
+        connections.conn = db.connect(current_app.config["DATABASE"])
+    return connections.conn
+
+
+# --- who is asking -------------------------------------------------------------
+
+
+def current_user() -> dict:
+    """The user whose token came with the request: 401 without a valid one."""
+    auth = request.authorization  # parsed from "Authorization: Bearer <token>"
+    if auth is None or auth.type != "bearer" or not auth.token:
+        if "Authorization" not in request.headers:
+            message = "This needs your token: send the header 'Authorization: Bearer <token>'."
+        else:
+            message = "The Authorization header must be 'Bearer <token>' (the word Bearer, a space, the token)."
+        raise Unauthorized(message, www_authenticate=WWWAuthenticate("Bearer"))
+    user = db.user_by_token(database(), auth.token)
+    if user is None:
+        raise Unauthorized("This token belongs to no user: check that you copied all of it.",
+                           www_authenticate=WWWAuthenticate("Bearer", {"error": "invalid_token"}))
+    return user
+
+
+def find_user(user_id: int) -> dict:
+    user = db.get_user(database(), user_id) if user_id <= ID_MAX else None  # larger ones cannot exist
+    if user is None:
+        raise NotFound(f"There is no user with id {user_id}.")
+    return user
+
+
+def require_owner(user_id: int, action: str) -> dict:
+    """The token's user, if it is user ``user_id``: else 401, 404 or 403."""
+    me = current_user()
+    if me["id"] != user_id:
+        find_user(user_id)  # 404 if there is no such user at all
+        raise Forbidden(f"Only user {user_id} can {action}; your token is user {me['id']}'s ({me['name']}).")
+    return me
+
+
+def find_message(user_id: int, message_id: int) -> dict:
+    """Message ``message_id`` in user ``user_id``'s inbox: else 404."""
+    exists = user_id <= ID_MAX and message_id <= ID_MAX  # larger numbers cannot even be given to SQLite
+    message = db.get_message(database(), user_id, message_id) if exists else None
+    if message is None:
+        find_user(user_id)  # "no such user" if that is the reason
+        raise NotFound(f"User {user_id} has no message with id {message_id}.")
+    return message
+
+
+# --- pages of a list ---------------------------------------------------------------
+
+
+def page_args() -> tuple[int, int]:
+    """?limit= and ?offset=, checked."""
+    return int_arg("limit", PAGE_DEFAULT, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
+
+
+def page(items: list[dict], total: int, limit: int, offset: int, filters: dict) -> dict:
+    """The answer holding one page, and the URL of the next one (with the same filters)."""
+    following = None
+    if offset + len(items) < total:
+        query = {**filters, "limit": limit, "offset": offset + limit}
+        following = f"{request.base_url}?{urlencode(query)}"  # this URL, with the next offset
+    return {"items": items, "total": total, "limit": limit, "offset": offset, "next": following}
+
+
+# --- users -------------------------------------------------------------------------
+
+
+@api.get("/users")
+def list_users():
+    name = request.args.get("name", "")
+    limit, offset = page_args()
+    users, total = db.find_users(database(), name, limit, offset)
+    return page(users, total, limit, offset, {"name": name} if name else {})
+
+
+@api.post("/users")
+def register():
+    if not current_app.config["REGISTRATION_OPEN"]:
+        raise Forbidden("Registration is closed on this server: ask your instructor for your token.")
+    name = fields(json_body(), {"name": string(1, NAME_MAX, not_blank=True)})["name"]
+    created = db.add_user(database(), name)
+    if created is None:
+        raise Conflict(f"The name {name!r} is taken (names ignore the case of A-Z): choose another one.")
+    user, token = created
+    # 201 Created, and where the new resource lives. The token is shown this
+    # once: the server keeps only its hash.
+    return {"user": user, "token": token}, 201, {"Location": url_for("api.get_user", user_id=user["id"], _external=True)}
+
+
+@api.get("/users/<int:user_id>")
+def get_user(user_id: int):
+    return find_user(user_id)
+
+
+@api.patch("/users/<int:user_id>")
+def update_status(user_id: int):
+    require_owner(user_id, "change their status")
+    status = fields(json_body(), {"status": string(0, STATUS_MAX)})["status"]
+    return db.set_status(database(), user_id, status)
+
+
+@api.get("/me")
+def me():
+    return current_user()
+
+
+# --- messages ----------------------------------------------------------------------
+
+
+@api.post("/users/<int:user_id>/messages")
+def send_message(user_id: int):
+    sender = current_user()  # the sender is always the token's user: no one can send as someone else
+    find_user(user_id)
+    text = fields(json_body(), {"text": string(1, TEXT_MAX, not_blank=True)})["text"]
+    message = db.add_message(database(), sender["id"], user_id, text)
+    location = url_for("api.get_message", user_id=user_id, message_id=message["id"], _external=True)
+    return message, 201, {"Location": location}
+
+
+@api.get("/users/<int:user_id>/messages")
+def list_messages(user_id: int):
+    require_owner(user_id, "read their inbox")
+    unread, since = bool_arg("unread"), int_arg("since", 0, 0, ID_MAX)
+    limit, offset = page_args()
+    messages, total = db.inbox(database(), user_id, unread_only=unread, since=since, limit=limit, offset=offset)
+    filters = {key: value for key, value in (("unread", "true" if unread else ""), ("since", since)) if value}
+    return page(messages, total, limit, offset, filters)
+
+
+@api.get("/users/<int:user_id>/messages/<int:message_id>")
+def get_message(user_id: int, message_id: int):
+    me = current_user()
+    message = find_message(user_id, message_id)
+    if me["id"] not in (message["recipient_id"], message["sender_id"]):
+        raise Forbidden(f"Only the recipient (user {user_id}) and the sender can read this message; "
+                        f"your token is user {me['id']}'s ({me['name']}).")
+    return message
+
+
+@api.patch("/users/<int:user_id>/messages/<int:message_id>")
+def mark_message(user_id: int, message_id: int):
+    require_owner(user_id, "mark their messages")
+    find_message(user_id, message_id)
+    read = fields(json_body(), {"read": boolean})["read"]
+    return db.set_read(database(), user_id, message_id, read)
+
+
+@api.delete("/users/<int:user_id>/messages/<int:message_id>")
+def delete_message(user_id: int, message_id: int):
+    require_owner(user_id, "delete their messages")
+    find_message(user_id, message_id)
+    db.delete_message(database(), message_id)
+    return "", 204  # No Content: done, nothing to say
+
+
+# --- the description and the pages --------------------------------------------------
+
+
+@api.get("/openapi.json")
+def openapi_json():
+    return openapi.document()
+
+
+@api.get("/docs")
+def docs():
+    """Swagger UI, from the swagger-ui-bundle package: works without the Internet."""
+    return current_app.send_static_file("docs.html")
+
+
+@api.get("/docs/<path:filename>")
+def docs_files(filename: str):
+    return send_from_directory(swagger_ui_path, filename)  # refuses paths leaving that folder
+
+
+def web_client():
+    response = current_app.send_static_file("index.html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+# --- every answer --------------------------------------------------------------------
+
+
+def finish(response):
+    # Browsers must take the Content-Type as given, never guess ("sniff") that
+    # a JSON answer holding <script> is a web page.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.status_code != 429:
+        # Flask-Limiter sends Retry-After with every answer; it means something only with a 429.
+        response.headers.pop("Retry-After", None)
+    if current_app.config["LOG_REQUESTS"]:
+        # Never log the Authorization header: tokens are secrets.
+        common.log(f"{request.remote_addr} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
+    return response
+
+
+def http_error(error: HTTPException):
+    """Any HTTP error, as {"status": 404, "error": "Not Found", "message": "..."}."""
+    body = {"status": error.code, "error": error.name, "message": explain(error)}
+    if isinstance(error, ValidationFailed):
+        body["details"] = error.details
+    response = current_app.json.response(body)  # the same JSON as every other answer
+    response.status_code = error.code
+    for name, value in error.get_headers():  # such as Allow (405) and WWW-Authenticate (401)
+        if name != "Content-Type":
+            response.headers.add(name, value)
+    return response
+
+
+def explain(error: HTTPException) -> str:
+    """A message for a person, for the errors whose default text is vague."""
+    where = f"{request.method} {request.path}"
+    if isinstance(error, NotFound) and request.url_rule is None:  # no route matched
+        return f"There is no {where}: the API's URLs start with /api/v1/ and are listed at /api/v1/docs."
+    if isinstance(error, MethodNotAllowed):
+        return f"{where} is not allowed; this URL accepts {', '.join(error.valid_methods or [])}."
+    if isinstance(error, RequestEntityTooLarge):
+        return f"The body is too large: at most {BODY_MAX // 1024} KiB."
+    if isinstance(error, RateLimitExceeded):
+        return (f"Too many requests: this server allows {error.description} per client address. "
+                "Wait for the number of seconds in the Retry-After header, then slow down.")
+    return error.description or error.name
+
+
+def unexpected_error(error: Exception):
+    """A bug: log it with its traceback, and still answer in JSON."""
+    current_app.logger.exception("unexpected error in %s %s", request.method, request.path)
+    return http_error(InternalServerError("The server failed to answer this request; the details are in its log."))

@@ -1,0 +1,185 @@
+"""The messaging server as a process: command line, classroom mode, and durability.
+
+Each test starts a real server with sandbox.launch() (``python -m sandbox
+messaging ...``) and talks to it over HTTP with requests.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from sandbox import launch
+from sandbox.launcher import SandboxError
+
+API = "/api/v1"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register(base: str, name: str) -> tuple[dict, str]:
+    response = requests.post(f"{base}{API}/users", json={"name": name}, timeout=5)
+    assert response.status_code == 201, response.text
+    return response.json()["user"], response.json()["token"]
+
+
+def all_items(url: str, token: str) -> list[dict]:
+    """Every item of a paginated list, following "next"."""
+    items = []
+    while url:
+        page = requests.get(url, headers=bearer(token), timeout=5).json()
+        items += page["items"]
+        url = page["next"]
+    return items
+
+
+def kill_hard(server) -> None:
+    """Kill the server as `kill -9` does: no clean-up code of its own runs."""
+    if hasattr(signal, "SIGKILL"):
+        os.kill(server.pid, signal.SIGKILL)
+    else:  # Windows: TerminateProcess, just as abrupt
+        server.process.kill()
+    server.process.wait(10)
+
+
+def test_help_lists_the_options_and_limits():
+    result = subprocess.run([sys.executable, "-m", "sandbox", "messaging", "--help"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    for text in ("--db", "--users", "--tokens-out", "--no-registration", "--rate-limit", "--dev",
+                 "64 KiB", "2000 characters", "?limit=1 to 100"):
+        assert text in result.stdout
+
+
+def test_classroom_mode_is_waitress_with_limits(tmp_path):
+    with launch("messaging", replace=False, host="0.0.0.0", db=tmp_path / "class.sqlite3", rate_limit="5/minute") as server:
+        first = requests.get(f"{server.url}{API}/users", timeout=5)
+        assert first.status_code == 200
+        assert first.headers["Server"].startswith("waitress")  # not Flask's development server
+        # 64 KiB to 1 MiB: the application answers 413 in JSON...
+        big = requests.post(f"{server.url}{API}/users", data=b'{"name": "' + b"x" * 100_000 + b'"}',
+                            headers={"Content-Type": "application/json"}, timeout=5)
+        assert big.status_code == 413 and big.json()["status"] == 413
+        # ...and past the rate limit, 429 in JSON with Retry-After.
+        statuses = [requests.get(f"{server.url}{API}/users", timeout=5).status_code for _ in range(5)]
+        assert statuses[-1] == 429
+        limited = requests.get(f"{server.url}{API}/users", timeout=5)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        assert limited.json()["error"] == "Too Many Requests"
+    assert "reachable from the network" in server.log  # the warning for --host 0.0.0.0
+    assert f"GET {API}/users 429" in server.log
+
+
+def test_dev_mode_is_flasks_development_server(tmp_path):
+    with launch("messaging", replace=False, dev=True, db=tmp_path / "dev.sqlite3") as server:
+        response = requests.get(f"{server.url}{API}/users", timeout=5)
+        assert response.status_code == 200 and response.headers["Server"].startswith("Werkzeug")
+
+
+def test_the_log_never_shows_tokens(tmp_path):
+    with launch("messaging", replace=False, db=tmp_path / "log.sqlite3") as server:
+        user, token = register(server.url, "Ada")
+        requests.get(f"{server.url}{API}/me", headers=bearer(token), timeout=5)
+    assert f"GET {API}/me 200" in server.log
+    assert token not in server.log
+
+
+def read_tokens(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_class_from_a_csv_file(tmp_path):
+    database = tmp_path / "class.sqlite3"
+    users_file = tmp_path / "class.csv"
+    # As a spreadsheet may write it: a BOM, a second column, spaces, an empty line, a repeated name.
+    users_file.write_text("\ufeffname,email\nAda Lovelace,ada@example.org\n  Alan Turing ,\n\nada lovelace,\n",
+                          encoding="utf-8")
+    with launch("messaging", replace=False, db=database, users=users_file, no_registration=True) as server:
+        tokens = read_tokens(tmp_path / "class-tokens.csv")
+        assert [row["name"] for row in tokens] == ["Ada Lovelace", "Alan Turing"]
+        for row in tokens:
+            me = requests.get(f"{server.url}{API}/me", headers=bearer(row["token"]), timeout=5).json()
+            assert me == {**me, "id": int(row["id"]), "name": row["name"]}
+        closed = requests.post(f"{server.url}{API}/users", json={"name": "Mallory"}, timeout=5)
+        assert closed.status_code == 403 and "instructor" in closed.json()["message"]
+    assert "created 2 accounts" in server.log
+
+    # A student joins late: the same command creates only their account.
+    with users_file.open("a", encoding="utf-8") as file:
+        file.write("Grace Hopper,\n")
+    with launch("messaging", replace=False, db=database, users=users_file) as server:
+        tokens_after = read_tokens(tmp_path / "class-tokens.csv")
+        assert tokens_after[:2] == tokens and [row["name"] for row in tokens_after[2:]] == ["Grace Hopper"]
+        assert requests.get(f"{server.url}{API}/users", timeout=5).json()["total"] == 3
+    if os.name == "posix":
+        assert (tmp_path / "class-tokens.csv").stat().st_mode & 0o077 == 0  # for its owner's eyes only
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [("student\nAda\n", "header 'name'"), ("name\n" + "x" * 60 + "\n", "line 2")],
+)
+def test_a_bad_class_file_stops_the_server_with_a_reason(tmp_path, content, words):
+    users_file = tmp_path / "bad.csv"
+    users_file.write_text(content, encoding="utf-8")
+    with pytest.raises(SandboxError, match=words):
+        launch("messaging", replace=False, users=users_file)
+
+
+def test_a_bad_rate_limit_stops_the_server_with_a_reason():
+    with pytest.raises(SandboxError, match="--rate-limit"):
+        launch("messaging", replace=False, rate_limit="lots")
+
+
+@pytest.mark.slow
+def test_acknowledged_messages_survive_kill_9(tmp_path):
+    """Every message answered 201 is in the database after kill -9 and a restart."""
+    database = tmp_path / "durable.sqlite3"
+    server = launch("messaging", replace=False, db=database, rate_limit="off", quiet=True)
+    recipient, recipient_token = register(server.url, "Inbox")
+    senders = [register(server.url, f"Sender {i}")[1] for i in range(4)]
+    acknowledged: dict[int, str] = {}  # message id -> text, for every 201
+    lock = threading.Lock()
+
+    def send_until_the_server_dies(number: int, token: str) -> None:
+        url = f"{server.url}{API}/users/{recipient['id']}/messages"
+        with requests.Session() as session:
+            for i in range(100_000):
+                text = f"sender {number}, message {i}"
+                try:
+                    response = session.post(url, json={"text": text}, headers=bearer(token), timeout=10)
+                except requests.RequestException:
+                    return  # the server is gone
+                assert response.status_code == 201, response.text
+                with lock:
+                    acknowledged[response.json()["id"]] = text
+
+    threads = [threading.Thread(target=send_until_the_server_dies, args=(n, token)) for n, token in enumerate(senders)]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 300 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        kill_hard(server)  # in the middle of the stream of sends
+    finally:
+        server.stop()
+        for thread in threads:
+            thread.join(15)
+    assert len(acknowledged) >= 300
+
+    with launch("messaging", replace=False, db=database, quiet=True) as restarted:
+        stored = {m["id"]: m["text"] for m in all_items(
+            f"{restarted.url}{API}/users/{recipient['id']}/messages?limit=100", recipient_token)}
+    missing = {i: text for i, text in acknowledged.items() if stored.get(i) != text}
+    assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {list(missing.items())[:3]}"
