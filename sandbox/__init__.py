@@ -4,6 +4,14 @@
     python -m sandbox echo --help   # options and limits of one server
 """
 
-from .launcher import SandboxError, Server, launch, stop_all
-
 __all__ = ["launch", "Server", "SandboxError", "stop_all"]
+
+
+def __getattr__(name: str):
+    # `from sandbox import launch` loads the launcher on first use only: a
+    # server process (python -m sandbox NAME) never needs it, and starts faster.
+    if name in __all__:
+        from . import launcher
+
+        return getattr(launcher, name)
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

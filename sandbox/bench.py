@@ -25,6 +25,9 @@ from . import launch
 from .servers import SERVERS
 
 
+NEED_OPTIONS = {"app"}  # servers that cannot start without options of their own
+
+
 def median_seconds(action, repeat: int) -> float:
     timings = []
     for _ in range(repeat):
@@ -97,13 +100,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--launches", type=int, default=10, help="launches per server (default: 10)")
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each throughput run (default: 2)")
+    parser.add_argument("--servers", nargs="+", choices=list(SERVERS), metavar="NAME",
+                        help="servers whose start-up to time (default: all that start without options)")
     args = parser.parse_args(argv)
 
     print(f"Python {sys.version.split()[0]} on {sys.platform}; median of {args.launches} runs\n")
     bare = median_seconds(interpreter_startup, args.launches)
     print(f"{'start-up':<28}{'median':>10}{'x python -c pass':>20}")
     print(f"{'python -c pass':<28}{bare * 1000:>8.0f} ms{1:>20.1f}")
-    for name in SERVERS:
+    for name in args.servers or [name for name in SERVERS if name not in NEED_OPTIONS]:
         ready = time_launches(name, args.launches)
         print(f"{'launch(' + repr(name) + ')':<28}{ready * 1000:>8.0f} ms{ready / bare:>20.1f}")
 
