@@ -11,4 +11,5 @@ SERVERS = {
     "httpbin": ("sandbox.httpbin", "local stand-in for httpbin.org (Flask)"),
     "app": ("sandbox.app", "your own Flask/WSGI application, from a Python file"),
     "messaging": ("sandbox.messaging", "the capstone's messaging REST API and web client (Flask)"),
+    "chat": ("sandbox.chat", "WebSocket echo and chat room with broadcast (Flask + flask-sock)"),
 }
