@@ -3,6 +3,7 @@
     python -m sandbox app --app hello.py            # the variable `app` in hello.py
     python -m sandbox app --app shop.py:create_app  # or a factory that returns it
     python -m sandbox app --app hello.py --server dev
+    python -m sandbox app --app hello.py --server gunicorn --workers 4   # Linux, macOS
 
 From a notebook: ``srv = launch("app", app="hello.py")``, then ``requests.get(srv.url)``.
 Like every sandbox server it gets a free port, is ready when launch() returns,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -23,14 +25,18 @@ DESCRIPTION = "Serve a WSGI application (Flask app) defined in a Python file."
 LIMITS = """limits:
   none of its own: the application sets them (e.g. Flask's MAX_CONTENT_LENGTH)
 servers:
-  waitress  production server, runs everywhere (default)
+  waitress  production server, runs everywhere: one process, a pool of threads (default)
+  gunicorn  production server for Linux and macOS: a master process and --workers
+            forked worker processes, each serving one request at a time
   dev       Flask's development server: reloads nothing here, for comparison only
 """
 
 
 def load_app(target: str):
     """The WSGI application named by ``FILE.py[:NAME]`` (NAME: a variable or a factory)."""
-    filename, _, attribute = target.partition(":")
+    # Split at the last colon, unless the whole target is a file: a Windows
+    # path has a colon of its own (C:\\course\\hello.py).
+    filename, attribute = (target, "") if Path(target).is_file() or ":" not in target else target.rsplit(":", 1)
     path = Path(filename).resolve()
     if not path.is_file():
         raise SystemExit(f"--app {target}: no such file {path}")
@@ -55,15 +61,66 @@ def load_app(target: str):
     raise SystemExit(f"--app {target}: {path.name} defines no {attribute or 'app, application or create_app'}")
 
 
+def serve_gunicorn(application, host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn until Ctrl-C: this process becomes gunicorn's master
+    (the "arbiter"), which listens, then forks ``workers`` worker processes that
+    accept the connections and run the application.
+
+    gunicorn is normally started from a terminal (``gunicorn wsgi:app``); here it
+    runs inside this process, so it serves the application already loaded above.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    def when_ready(arbiter) -> None:
+        # Called in the master once it listens, before the workers start: the
+        # operating system queues connections until a worker accepts them.
+        # Port 0 was replaced by a real port when the socket was bound.
+        common.announce(NAME, "http", host, arbiter.LISTENERS[0].sock.getsockname()[1])
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", [common.url_of("", host, port).removeprefix("://")])
+            self.cfg.set("workers", workers)
+            self.cfg.set("when_ready", when_ready)
+            self.cfg.set("loglevel", "warning")  # errors only: the other servers log nothing either
+            self.cfg.set("proc_name", NAME)
+
+        def load(self):
+            return application
+
+    master = os.getpid()
+    try:
+        Gunicorn().run()  # gunicorn handles Ctrl-C (SIGINT) itself: it stops its workers, then exits
+    except KeyboardInterrupt:  # Ctrl-C before gunicorn had set up its own handling
+        pass
+    finally:
+        # The workers are forked from inside run(): they leave through here too.
+        if os.getpid() == master:
+            print(f"{NAME} stopped", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     parser.add_argument("--app", required=True, metavar="FILE[:NAME]",
                         help="the Python file and the name of its application or factory (default: app)")
-    parser.add_argument("--server", choices=["waitress", "dev"], default="waitress",
+    parser.add_argument("--server", choices=["waitress", "gunicorn", "dev"], default="waitress",
                         help="which WSGI server runs the application (default: waitress)")
+    parser.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="gunicorn only: how many worker processes (default: 2)")
     args = common.parse_args(parser, argv)
+    if args.server == "gunicorn":
+        if os.name == "nt":
+            parser.error("gunicorn runs on Linux and macOS only (it forks worker processes, "
+                         "which Windows cannot do); use --server waitress")
+        if importlib.util.find_spec("gunicorn") is None:
+            parser.error("gunicorn is not installed: pip install gunicorn")
+        if args.workers < 1:
+            parser.error("--workers must be 1 or more")
     application = load_app(args.app)
-    common.serve_wsgi(NAME, application, args.host, args.port, dev=args.server == "dev")
+    if args.server == "gunicorn":
+        serve_gunicorn(application, args.host, args.port, args.workers)
+    else:
+        common.serve_wsgi(NAME, application, args.host, args.port, dev=args.server == "dev")
 
 
 if __name__ == "__main__":

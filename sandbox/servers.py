@@ -12,4 +12,6 @@ SERVERS = {
     "app": ("sandbox.app", "your own Flask/WSGI application, from a Python file"),
     "messaging": ("sandbox.messaging", "the capstone's messaging REST API and web client (Flask)"),
     "chat": ("sandbox.chat", "WebSocket echo and chat room with broadcast (Flask + flask-sock)"),
+    "postgres": ("sandbox.postgres", "a throwaway PostgreSQL server in a temporary folder (needs PostgreSQL)"),
+    "contacts3": ("sandbox.contacts3", "the same contacts as REST and GraphQL (Flask) and gRPC"),
 }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 
+import psutil
 import pytest
 import requests
 
@@ -38,7 +41,10 @@ def app_file(tmp_path):
 
 @pytest.mark.parametrize(
     "suffix, server, expected",
-    [("", "waitress", '{"from":"app"}'), (":create_app", "dev", '{"from":"factory"}'), (":application", "waitress", "plain wsgi")],
+    [("", "waitress", '{"from":"app"}'), (":create_app", "dev", '{"from":"factory"}'), (":application", "waitress", "plain wsgi"),
+     pytest.param("", "gunicorn", '{"from":"app"}', marks=pytest.mark.skipif(os.name == "nt", reason="gunicorn: POSIX only")),
+     pytest.param(":application", "gunicorn", "plain wsgi",
+                  marks=pytest.mark.skipif(os.name == "nt", reason="gunicorn: POSIX only"))],
 )
 def test_serves_app_factory_or_wsgi_function(app_file, suffix, server, expected):
     with launch("app", app=f"{app_file}{suffix}", server=server, replace=False) as srv:
@@ -51,3 +57,39 @@ def test_missing_file_or_name_is_reported(app_file, tmp_path):
         launch("app", app=tmp_path / "nope.py", replace=False)
     with pytest.raises(SandboxError, match="defines no missing"):
         launch("app", app=f"{app_file}:missing", replace=False)
+
+
+PID_APP = '''
+import os
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+'''
+
+
+@pytest.mark.skipif(os.name == "nt", reason="gunicorn forks worker processes: Linux and macOS only")
+def test_gunicorn_runs_workers_and_stops_them_all(tmp_path):
+    path = tmp_path / "pid.py"
+    path.write_text(PID_APP, encoding="utf-8")
+    with launch("app", app=path, server="gunicorn", workers=3, replace=False) as srv:
+        assert srv.log.startswith("app listening on http://127.0.0.1:") and srv.port != 0
+        master = psutil.Process(srv.pid)
+        served_by = {int(requests.get(srv.url, timeout=5).text) for _ in range(10)}
+        # The workers start after the announcement: wait until all three are there.
+        deadline = time.monotonic() + 10
+        while len(master.children()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = master.children()
+        assert len(workers) == 3
+        # Every request is served by a worker process, never by the master.
+        assert srv.pid not in served_by and served_by <= {w.pid for w in workers}
+    assert srv.process.returncode == 0 and srv.log.rstrip().endswith("app stopped")
+    assert srv.log.count("app stopped") == 1  # printed by the master only
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert alive == []
+
+
+def test_gunicorn_refuses_zero_workers(app_file):
+    with pytest.raises(SandboxError, match="--workers must be 1 or more" if os.name != "nt" else "Linux and macOS"):
+        launch("app", app=app_file, server="gunicorn", workers=0, replace=False)
