@@ -3,33 +3,26 @@ long polling, bad input, and its page in a real browser (headless Chromium)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 import requests
-import simple_websocket
-from simple_websocket import ConnectionClosed
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from browser_support import Requests, asset_urls, browser, is_remote  # noqa: F401 (fixture)
 from sandbox import launch
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-class Client(simple_websocket.Client):
-    """simple_websocket.Client that also delivers the frames which arrived in the same
-    recv() as the handshake's 101 answer: simple-websocket 1.1 leaves them in its
-    buffer until more bytes come (notebooks/09-realtime.md explains it too)."""
-
-    def _thread(self):
-        self.connected = self._handle_events()
-        super()._thread()
 
 
 @pytest.fixture
@@ -38,52 +31,54 @@ def server():
         yield server
 
 
-def connect(server, path: str) -> Client:
-    return Client.connect("ws" + server.url.removeprefix("http") + path)
+def open_ws(server, path: str, **options) -> ClientConnection:
+    """A WebSocket connection to ``path``: use it in a ``with`` block, which closes it.
+
+    It keeps up to 100 messages unread (websockets' default is 16): a test often stops
+    reading while the room still talks (the leave events of the others, say). Past that
+    limit websockets stops reading the socket, so not even the server's close frame gets
+    in, and ``close()`` gives up only after its ``close_timeout`` (10 s)."""
+    url = "ws" + server.url.removeprefix("http") + path
+    return connect(url, open_timeout=5, max_queue=100, **options)
 
 
-def next_event(ws: Client, timeout: float = 5) -> dict:
-    data = ws.receive(timeout=timeout)
-    assert data is not None, f"nothing received within {timeout} s"
-    return json.loads(data)
+def next_event(ws: ClientConnection, timeout: float = 5) -> dict:
+    return json.loads(ws.recv(timeout=timeout))  # TimeoutError if nothing comes
 
 
-def join(server, name: str) -> Client:
-    """Join the chat room, and wait until the server announces it: from then on, this
-    client receives every broadcast (the 101 answer comes before the server adds it)."""
-    ws = connect(server, f"/ws/chat?name={name}")
+def wait_for_own_join(ws: ClientConnection, name: str) -> None:
+    """Read until the server announces that ``name`` joined: from then on, ``ws``
+    receives every broadcast (the 101 answer comes before the server adds it)."""
     while (event := next_event(ws)) != {**event, "type": "join", "name": name}:
         pass  # someone else's join, when several join at once
-    return ws
 
 
-def closed_with(ws: Client, timeout: float = 5) -> tuple[int, str]:
-    """Read until the server closes ``ws``: (close code, reason)."""
+@contextlib.contextmanager
+def joined(server, name: str) -> Iterator[ClientConnection]:
+    """In the chat room as ``name`` for the ``with`` block."""
+    with open_ws(server, f"/ws/chat?name={quote(name)}") as ws:
+        wait_for_own_join(ws, name)
+        yield ws
+
+
+def closed_with(ws: ClientConnection, timeout: float = 5) -> tuple[int, str]:
+    """Read until the server closes ``ws``: the code and reason of its close frame."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            ws.receive(timeout=0.5)
-        except ConnectionClosed as closed:
-            return closed.reason, closed.message
-    pytest.fail(f"the server did not close the connection within {timeout} s")
-
-
-def hang_up(*clients: Client) -> None:
-    for ws in clients:
-        try:
-            ws.close()
-        except ConnectionClosed:
-            pass
+    try:
+        while True:  # messages before the close frame are skipped
+            ws.recv(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        pytest.fail(f"the server did not close the connection within {timeout} s")
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, "the connection ended without a close frame"
+        return closed.rcvd.code, closed.rcvd.reason
 
 
 def test_echo_round_trip(server):
-    ws = connect(server, "/ws/echo")
-    try:
+    with open_ws(server, "/ws/echo") as ws:
         for message in ["hello", "héllo ✓", b"\x00\x01\xff"]:
             ws.send(message)
-            assert ws.receive(timeout=5) == message  # text stays text, bytes stay bytes
-    finally:
-        hang_up(ws)
+            assert ws.recv(timeout=5) == message  # text stays text, bytes stay bytes
     assert "echo: connected" in server.log
 
 
@@ -105,13 +100,11 @@ def test_after_the_closing_handshake_the_server_sends_nothing_and_closes(server)
 
 
 def test_broadcast_among_three_clients(server):
-    ada = join(server, "Ada")
-    bob = join(server, "Bob")
-    cy = connect(server, "/ws/chat?name=Cy")
-    try:
-        for ws, joined in [(ada, ["Bob", "Cy"]), (bob, ["Cy"]), (cy, ["Cy"])]:
-            events = [next_event(ws) for _ in joined]
-            assert [(e["type"], e["name"]) for e in events] == [("join", name) for name in joined]
+    with (joined(server, "Ada") as ada, joined(server, "Bob") as bob,
+          open_ws(server, "/ws/chat?name=Cy") as cy):
+        for ws, names in [(ada, ["Bob", "Cy"]), (bob, ["Cy"]), (cy, ["Cy"])]:
+            events = [next_event(ws) for _ in names]
+            assert [(e["type"], e["name"]) for e in events] == [("join", name) for name in names]
             assert events[-1]["users"] == ["Ada", "Bob", "Cy"]
 
         bob.send("hello, room")
@@ -125,20 +118,21 @@ def test_broadcast_among_three_clients(server):
         for ws in (ada, bob):
             event = next_event(ws)
             assert (event["type"], event["name"], event["users"]) == ("leave", "Cy", ["Ada", "Bob"])
-    finally:
-        hang_up(ada, bob, cy)
 
 
 def test_fifty_clients_each_receive_every_broadcast(server):
     n = 50
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        clients = list(pool.map(lambda i: join(server, f"user{i}"), range(n)))
-    try:
+    names = [f"user{i}" for i in range(n)]
+    with contextlib.ExitStack() as connections:  # closes every client at the end
+        with ThreadPoolExecutor(max_workers=10) as pool:  # they join ten at a time
+            opened = pool.map(lambda name: open_ws(server, f"/ws/chat?name={name}"), names)
+            clients = [connections.enter_context(ws) for ws in opened]
+            list(pool.map(wait_for_own_join, clients, names))
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=n) as pool:  # everyone speaks at once
             list(pool.map(lambda i: clients[i].send(f"message {i}"), range(n)))
 
-        def texts(ws: Client) -> set[str]:
+        def texts(ws: ClientConnection) -> set[str]:
             seen = set()
             while len(seen) < n and time.monotonic() - start < 30:
                 event = next_event(ws, timeout=10)
@@ -152,13 +146,10 @@ def test_fifty_clients_each_receive_every_broadcast(server):
         assert time.monotonic() - start < 30
         history = requests.get(f"{server.url}/api/history", timeout=5).json()
         assert sorted(m["id"] for m in history) == list(range(1, n + 1))
-    finally:
-        hang_up(*clients)
 
 
 def test_bad_messages_get_an_error_and_the_room_keeps_working(server):
-    ada, bob = join(server, "Ada"), join(server, "Bob")
-    try:
+    with joined(server, "Ada") as ada, joined(server, "Bob") as bob:
         assert next_event(ada)["name"] == "Bob"
         for bad, why in [("é" * 2049, "got 4098 bytes"), ("", "got 0 bytes"), (b"\x00", "send text, not binary")]:
             ada.send(bad)
@@ -168,31 +159,23 @@ def test_bad_messages_get_an_error_and_the_room_keeps_working(server):
         assert next_event(bob)["text"] == "x" * 4096  # Bob saw none of the refused ones
         bob.send("still here")
         assert next_event(ada)["text"] == "x" * 4096 and next_event(ada)["text"] == "still here"
-    finally:
-        hang_up(ada, bob)
 
 
 @pytest.mark.parametrize("name", ["", " Ada", "x" * 33, "new\nline"])
 def test_an_invalid_name_is_refused_with_a_reason(server, name):
-    from urllib.parse import quote
-
-    ws = connect(server, f"/ws/chat?name={quote(name)}")
-    event = next_event(ws)
-    assert event["type"] == "error" and "a name is 1 to 32 printable characters" in event["message"]
-    code, reason = closed_with(ws)
+    with open_ws(server, f"/ws/chat?name={quote(name)}") as ws:
+        event = next_event(ws)
+        assert event["type"] == "error" and "a name is 1 to 32 printable characters" in event["message"]
+        code, reason = closed_with(ws)
     assert code == 1008 and reason.startswith("a name is")
 
 
 def test_a_huge_message_closes_that_connection_only(server):
-    ada = join(server, "Ada")
-    huge = connect(server, "/ws/echo")
-    try:
+    with joined(server, "Ada") as ada, open_ws(server, "/ws/echo") as huge:
         huge.send("y" * 100_000)
         assert closed_with(huge)[0] == 1009
         ada.send("fine")
         assert next_event(ada)["text"] == "fine"
-    finally:
-        hang_up(ada)
     deadline = time.monotonic() + 5  # the server notices within a second and frees the slot
     while "echo: closed" not in server.log and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -200,26 +183,25 @@ def test_a_huge_message_closes_that_connection_only(server):
 
 
 def test_too_many_clients():
-    with launch("chat", replace=False, max_clients=2) as server:
-        first, second = connect(server, "/ws/echo"), join(server, "Ada")
-        third = connect(server, "/ws/echo")
+    with (launch("chat", replace=False, max_clients=2) as server,
+          open_ws(server, "/ws/echo") as first, joined(server, "Ada") as second,
+          open_ws(server, "/ws/echo") as third):
         assert "server is full" in next_event(third)["message"]
         assert closed_with(third)[0] == 1013
-        hang_up(first)
+        first.close()
         second.send("after the refusal")
         assert next_event(second)["text"] == "after the refusal"
-        hang_up(second)
 
 
 def test_a_vanished_client_is_removed(server):
-    ada, ghost = join(server, "Ada"), join(server, "Ghost")
-    try:
+    with (joined(server, "Ada") as ada,
+          socket.create_connection(server.address, timeout=5) as tcp,
+          open_ws(server, "/ws/chat?name=Ghost", sock=tcp) as ghost):  # over our own TCP connection
+        wait_for_own_join(ghost, "Ghost")
         assert next_event(ada)["name"] == "Ghost"
-        ghost.sock.shutdown(socket.SHUT_RDWR)  # no closing handshake: the TCP connection simply ends
+        tcp.shutdown(socket.SHUT_RDWR)  # no closing handshake: the TCP connection simply ends
         event = next_event(ada)
         assert (event["type"], event["name"], event["users"]) == ("leave", "Ghost", ["Ada"])
-    finally:
-        hang_up(ada)
 
 
 def test_history_keeps_the_last_messages():
@@ -236,15 +218,12 @@ def test_history_keeps_the_last_messages():
 
 
 def test_posted_messages_reach_websocket_clients_and_bad_posts_are_refused(server):
-    ada = join(server, "Ada")
-    try:
+    with joined(server, "Ada") as ada:
         r = requests.post(f"{server.url}/api/messages", json={"name": "Bob", "text": "over HTTP"}, timeout=5)
         assert r.status_code == 201 and next_event(ada) == r.json()
         for body in [{"name": "", "text": "x"}, {"name": "Bob", "text": "x" * 4097}, {"name": "Bob"}, ["Bob"], None]:
             r = requests.post(f"{server.url}/api/messages", json=body, timeout=5)
             assert r.status_code == 400 and r.json()["message"], body
-    finally:
-        hang_up(ada)
 
 
 def test_long_poll_returns_as_soon_as_a_message_arrives(server):

@@ -14,7 +14,7 @@
 
 Why flask-sock rather than Flask-SocketIO: flask-sock speaks the standard
 WebSocket protocol (RFC 6455), so the browser's built-in ``WebSocket`` and any
-Python client (simple-websocket, which flask-sock is built on) talk to it
+Python client (the course uses websockets' sync client) talk to it
 directly; its whole API is one decorator; it runs on Flask's development
 server and on gunicorn. Flask-SocketIO speaks Socket.IO, its own protocol on
 top (events, rooms, a fallback to long polling): every client then needs a
