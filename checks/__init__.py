@@ -20,7 +20,9 @@ It also returns the verdict as a ``Result`` (``result.status``, ``result.passed`
 A check never raises in a student's notebook; under ``make test``
 (``NETCOURSE_CHECKS=strict``) a wrong verdict raises ``CheckError``: see core.py.
 
-One module per chapter: ``checks/chNN.py``. To write a checker, see core.py
+One module per chapter: ``checks/chNN.py``; the capstone's are ``capstone_messaging.py``
+and ``capstone_web.py`` (``python -m checks.capstone_web``: its web client, in headless
+Chromium). To write a checker, see core.py
 (``checker``, ``call``, ``call_raising``, ``expect``, ``expect_equal``) and
 helpers.py (servers, socket pairs, a silent server, a flaky HTTP proxy).
 """

@@ -228,3 +228,49 @@ class FlakyProxy:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- a Flask application, through its test client ----------------------------------
+
+
+def flask_request(client, method: str, url: str, hint: str = "", **kwargs):
+    """``client.open(url, method=method, **kwargs)``: the response of the student's application.
+
+    With ``app.testing = True`` an exception in a view reaches us instead of
+    becoming a 500: a view still raising NotImplementedError is "not done yet",
+    and any other exception is reported with the line of the view that raised it.
+    """
+    from .core import NotDone, describe_exception, run_with_limit, student_frames
+
+    finished, response, error = run_with_limit(client.open, (url,), dict(method=method, **kwargs))
+    if not finished:
+        raise Failure(f"an answer to {method} {url} within 10 s", "the view was still running", hint)
+    if isinstance(error, NotImplementedError):
+        frames = student_frames(error)
+        view = f"{frames[-1].name}()" if frames else "its view"
+        raise NotDone(f"{method} {url}: {view} still raises NotImplementedError: {error}")
+    if error is not None:
+        raise Failure(f"an answer to {method} {url}", f"the application raised {describe_exception(error)}", hint)
+    return response
+
+
+def expect_json_error(response, status: int, request: str, hint: str = "") -> dict:
+    """The response is an error in the course's shape, with this status:
+    ``{"status": 404, "error": "Not Found", "message": "..."}`` (plus ``details`` for a 422)."""
+    from werkzeug.http import HTTP_STATUS_CODES  # Flask's names: "Unprocessable Entity" for 422
+
+    from .core import expect, short
+
+    shape_hint = hint or 'every error is JSON: {"status": ..., "error": ..., "message": ...} (see the error handler)'
+    name = HTTP_STATUS_CODES[status]
+    expect(response.status_code == status, f"{request}: status {status} {name}",
+           f"{response.status_code} {short(response.get_data(as_text=True))}", hint)
+    body = response.get_json(silent=True)
+    expect(response.mimetype == "application/json" and isinstance(body, dict),
+           f"{request}: a JSON error", f"{response.content_type}: {short(response.get_data(as_text=True))}", shape_hint)
+    keys = set(body) - {"details"}
+    expect(keys == {"status", "error", "message"} and body["status"] == status
+           and body["error"] == name and isinstance(body["message"], str) and body["message"],
+           f'{request}: {{"status": {status}, "error": "{name}", "message": "..."}}',
+           short(body, 120), shape_hint)
+    return body

@@ -1,0 +1,96 @@
+"""The check of the capstone's web client (checks/capstone_web.py), in headless Chromium.
+
+The solution (solutions/capstone-web) passes every step; the starter files
+(exercises/capstone-web) are "not done yet" at every step; a client that is
+half written, or that inserts messages with innerHTML, or that hides the
+server's explanations, gets the verdict a student should read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from checks import capstone_web, core
+from checks.core import FAILED, NOT_DONE, PASSED
+
+ROOT = capstone_web.ROOT
+SOLUTION = ROOT / "solutions" / "capstone-web"
+STARTER = ROOT / "exercises" / "capstone-web"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def student_mode(monkeypatch):
+    monkeypatch.delenv(core.ENV, raising=False)  # verdicts are asserted here, one by one
+
+
+def check(folder, timeout=5.0):
+    try:
+        return {result.step: result for result in capstone_web.run(folder, timeout)}
+    except capstone_web.BrowserUnavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so a missing browser is a failure, not a skip")
+        pytest.skip(str(reason))
+
+
+def variant(tmp_path, old: str, new: str):
+    """The solution's folder, with one change to app.js."""
+    folder = tmp_path / "client"
+    shutil.copytree(SOLUTION, folder)
+    script = folder / "app.js"
+    text = script.read_text(encoding="utf-8")
+    assert old in text, old
+    script.write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+def statuses(results) -> list[str]:
+    return [result.status for result in results.values()]
+
+
+def test_the_solution_passes_every_step():
+    results = check(SOLUTION)
+    assert statuses(results) == [PASSED] * len(capstone_web.STEPS), "\n".join(map(str, results.values()))
+
+
+def test_the_starter_is_not_done_at_every_step():
+    results = check(STARTER)
+    assert statuses(results) == [NOT_DONE] * len(capstone_web.STEPS), "\n".join(map(str, results.values()))
+    assert "TODO: set server and token" in results["sign in"].summary
+    assert "needs the step 'sign in'" in results["users and statuses"].summary
+
+
+def test_a_half_written_client_passes_what_is_written(tmp_path):
+    body = 'const page = await api("GET", `/users/${me.id}/messages?limit=50`);'
+    folder = variant(tmp_path, body, 'throw new Error("TODO: fetch the first page of my inbox");\n  ' + body)
+    results = check(folder)
+    assert statuses(results) == [PASSED] * 4 + [NOT_DONE] * 2, "\n".join(map(str, results.values()))
+    assert "TODO: fetch the first page of my inbox" in results["read my inbox"].summary
+
+
+def test_messages_inserted_as_html_fail_and_run_their_code(tmp_path):
+    folder = variant(tmp_path, 'element("p", message.text, "text")',
+                     'Object.assign(document.createElement("p"), { className: "text", innerHTML: message.text })')
+    results = check(folder)
+    inbox = results["read my inbox"]
+    assert inbox.status == FAILED, str(inbox)
+    assert "an <img> element in #inbox, and alert('1') ran" in str(inbox) and "never innerHTML" in str(inbox)
+    assert results["send a message"].status == PASSED
+
+
+def test_an_error_without_the_servers_explanation_fails_the_sign_in(tmp_path):
+    folder = variant(tmp_path, "const error = new Error(data ? `${data.status} ${data.error}: ${data.message}` :",
+                     "const error = new Error(data ? 'Something went wrong' :")
+    results = check(folder, timeout=2.0)  # the sign-in waits that long for the 401 message, in vain
+    assert results["sign in"].status == FAILED
+    assert "401 Unauthorized: This token belongs to no user" in str(results["sign in"])
+    assert "#error shows 'Something went wrong'" in str(results["sign in"])
+
+
+def test_the_command_line_needs_a_folder_with_a_page(tmp_path, capsys):
+    assert capstone_web.main([str(tmp_path)]) == 2
+    assert "no index.html there" in capsys.readouterr().err
