@@ -15,7 +15,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Two workers; one notebook's cells always stay on one worker (loadfile).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: lab test install install-test clean exercises
+.PHONY: lab test install install-test install-docs clean exercises slides site
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +27,32 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	@touch $@
+
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-docs: $(VENV)/.installed-docs
 
+# Rooted at the repository (exercises/ and solutions/ open and present too), shown on notebooks/.
 lab: install
 	$(PY) jupyter/install_settings.py
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env tests notebooks exercises solutions
+
+# Offline reveal.js decks of every notebook, executed (build/slides/), and the course
+# as a static web site (build/site/); both use build/executed/ (each notebook runs once).
+slides: install-docs
+	$(PY) -m publish slides
+
+site: install-docs
+	$(PY) -m publish site
 
 # The exercise notebooks, generated from the solutions (never edit them by hand).
 exercises: install

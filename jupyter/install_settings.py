@@ -4,7 +4,10 @@
 
 JupyterLab reads ``overrides.json`` from ``<environment>/share/jupyter/lab/settings/``
 and uses it as the default for every user of that environment: here, the course's
-MyST ``.md`` notebooks open as notebooks (through jupytext) on a double click.
+MyST ``.md`` notebooks open as notebooks (through jupytext) on a double click, and
+RISE (jupyterlab-rise, also at ``/rise/<path>``) presents them with reveal.js's
+``white`` theme, the one that loads no web font, headings left as written (its
+``overlay`` is a style sheet), from the first slide, without transitions.
 Used by ``make lab`` and by Binder's ``postBuild``, so both get the same settings.
 """
 

@@ -66,25 +66,38 @@ def is_local(url: str) -> bool:
 
 
 class Requests:
-    """Every request of a browser context; those off this machine are blocked, and listed."""
+    """Every request of a browser context (or page); those off this machine are listed.
 
-    def __init__(self, context):
+    With ``block`` (the default) they are also refused; Playwright then bypasses the
+    browser's HTTP cache, so a test that opens the same heavy page many times may
+    only record them (the machine is offline during the tests anyway).
+    """
+
+    def __init__(self, target, block: bool = True):
         self.all: list[str] = []
         self.outside: list[str] = []
-        context.on("request", lambda request: self.all.append(request.url))
-        context.route("**/*", self._route)
+        target.on("request", self._record)
+        if block:
+            target.route("**/*", self._route)
+
+    def _record(self, request):
+        self.all.append(request.url)
+        if not is_local(request.url) and request.url not in self.outside:
+            self.outside.append(request.url)
 
     def _route(self, route):
         url = route.request.url
         if is_local(url):
             route.continue_()
         else:
-            self.outside.append(url)
+            if url not in self.outside:
+                self.outside.append(url)
             route.abort()
 
 
 class _Assets(HTMLParser):
-    ATTRIBUTES = {"script": ["src"], "img": ["src", "srcset"], "iframe": ["src"], "audio": ["src"], "video": ["src", "poster"],
+    ATTRIBUTES = {"script": ["src"], "img": ["src", "srcset"], "iframe": ["src"], "audio": ["src"],
+                  "video": ["src", "poster"],
                   "source": ["src", "srcset"], "embed": ["src"], "object": ["data"], "track": ["src"], "input": ["src"]}
 
     def __init__(self):

@@ -1,0 +1,5 @@
+import sys
+
+from publish.build import main
+
+sys.exit(main())

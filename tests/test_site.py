@@ -1,0 +1,238 @@
+"""The course web site of ``make site`` (``python -m publish site``): Sphinx, myst-nb, offline.
+
+The site holds the introduction, every chapter, every exercise and its solution
+(each a page of its own) with their executed outputs, and the sandbox servers'
+reference. The tests check every internal link and anchor resolves, that no page
+loads anything from another machine, that search works in a browser with every
+request off this machine blocked, and that a notebook that fails to execute
+fails the build. Screenshots go to build/screenshots/site/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import textwrap
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import jupytext
+import pytest
+
+from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, browser, build, css_urls,  # noqa: F401
+                             is_remote, parse_html)
+from publish.build import course_notebooks, sandbox_servers
+
+NOTEBOOKS = course_notebooks()
+SITE = ROOT / "build" / "site"
+pytestmark = pytest.mark.timeout(1500)  # the first test builds the site: every notebook runs once
+
+
+@pytest.fixture(scope="module")
+def built():
+    """``python -m publish site --keep-going``: executes only the notebooks changed since the last build."""
+    return build("site", "--keep-going", check=False)
+
+
+@pytest.fixture(scope="module")
+def pages(built):
+    assert (SITE / "index.html").exists(), f"no site was built:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    return sorted(p for p in SITE.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+
+
+def page_of(notebook: Path) -> Path:
+    return SITE / notebook.relative_to(ROOT).with_suffix(".html")
+
+
+def test_make_site_succeeds(built):
+    assert built.returncode == 0, f"python -m publish site failed:\n{built.stdout[-3000:]}\n{built.stderr[-6000:]}"
+
+
+def test_every_notebook_has_a_page_with_its_outputs(pages):
+    problems = []
+    for notebook in NOTEBOOKS:
+        page = page_of(notebook)
+        if not page.exists():
+            problems.append(f"{notebook.relative_to(ROOT)}: no page")
+            continue
+        nb = jupytext.read(notebook)
+        text = page.read_text(encoding="utf-8")
+        if any(c.cell_type == "code" and c.source.strip() for c in nb.cells) and "cell_output" not in text:
+            problems.append(f"{notebook.relative_to(ROOT)}: no output on its page")
+    assert problems == []
+
+
+def test_the_home_page_leads_to_chapters_exercises_and_reference(pages):
+    home = parse_html((SITE / "index.html").read_text(encoding="utf-8"))
+    targets = {urlsplit(link).path for link in home.links}
+    for notebook in NOTEBOOKS:
+        if notebook.parent.name == "notebooks":
+            assert page_of(notebook).relative_to(SITE).as_posix() in targets, notebook.name
+    assert "exercises.html" in targets
+    assert "reference/index.html" in targets
+
+
+def test_exercises_and_solutions_are_separate_pages(pages):
+    exercises = [n for n in NOTEBOOKS if n.parent.name == "exercises"]
+    listing = parse_html((SITE / "exercises.html").read_text(encoding="utf-8"))
+    targets = {urlsplit(link).path for link in listing.links}
+    for exercise in exercises:
+        assert page_of(exercise).relative_to(SITE).as_posix() in targets
+        solution = ROOT / "solutions" / exercise.name
+        if solution.exists():
+            assert page_of(solution).relative_to(SITE).as_posix() in targets
+            assert page_of(solution) != page_of(exercise)
+
+
+def test_the_sandbox_reference_has_a_page_per_server(pages):
+    servers = sandbox_servers(ROOT)
+    assert servers
+    for name in servers:
+        text = (SITE / "reference" / f"{name}.html").read_text(encoding="utf-8")
+        assert f"python -m sandbox {name} --help" in text
+
+
+def resolve(page: Path, url: str) -> Path:
+    path = unquote(urlsplit(url).path)
+    target = (page.parent / path) if path else page
+    return target / "index.html" if target.is_dir() else target
+
+
+@functools.lru_cache(maxsize=None)
+def ids_of(page: Path) -> frozenset:
+    return frozenset(parse_html(page.read_text(encoding="utf-8")).ids)
+
+
+def test_no_broken_internal_link(pages):
+    broken = []
+    for page in pages:
+        parsed = parse_html(page.read_text(encoding="utf-8"))
+        for url in parsed.links + parsed.urls:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//") or url.startswith(("javascript:", "mailto:")):
+                continue
+            target = resolve(page, url)
+            if not target.exists():
+                broken.append(f"{page.relative_to(SITE)}: {url}")
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids_of(target):
+                broken.append(f"{page.relative_to(SITE)}: {url} (no such anchor)")
+    assert broken == []
+
+
+def test_no_remote_asset(pages):
+    remote = []
+    for page in pages:
+        remote += [f"{page.relative_to(SITE)}: {url}" for url in asset_urls(page.read_text(encoding="utf-8"))
+                   if is_remote(url)]
+    for sheet in (SITE / "_static").rglob("*.css"):
+        remote += [f"{sheet.relative_to(SITE)}: {url}" for url in css_urls(sheet.read_text(encoding="utf-8"))
+                   if is_remote(url)]
+    assert remote == []
+
+
+@pytest.fixture(scope="module")
+def served(pages):
+    """The built site over HTTP on this machine, as a static host would serve it."""
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.mark.browser
+def test_site_browses_and_searches_offline(served, browser):
+    shots = SCREENSHOTS / "site"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    recorder = Requests(context)
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{served}/index.html")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=shots / "index.png")
+        chapter = next(n for n in NOTEBOOKS if n.parent.name == "notebooks" and n.name[:2] >= "02")
+        link = page.locator(f"nav a[href$='{page_of(chapter).relative_to(SITE).as_posix()}']").first
+        link.click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".cell_output").count() > 0, "no executed output on the chapter page"
+        page.screenshot(path=shots / f"{chapter.stem}.png")
+        page.goto(f"{served}/search.html?q=socket")
+        page.wait_for_selector("#search-results li, ul.search li", timeout=30_000)
+        results = page.locator("#search-results li, ul.search li").count()
+        page.screenshot(path=shots / "search.png")
+        assert results > 0
+        assert recorder.outside == [], "requests that left this machine"
+        assert errors == [], "JavaScript errors"
+    finally:
+        context.close()
+
+
+BROKEN_NOTEBOOK = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3 (ipykernel)
+      language: python
+      name: python3
+    ---
+
+    +++ {"slideshow": {"slide_type": "slide"}}
+
+    # A broken chapter
+
+    ```{code-cell} ipython3
+    ---
+    slideshow:
+      slide_type: "-"
+    ---
+    1 / 0
+    ```
+    """)
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A copy of the site's sources with notebooks of the test's own: the real ones are never touched."""
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    shutil.copytree(ROOT / "sandbox", course / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    return course
+
+
+def test_a_notebook_that_fails_to_execute_fails_the_build(course):
+    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
+    result = build("site", root=course, check=False)
+    assert result.returncode != 0
+    assert "notebooks/01-broken.md" in result.stderr and "ZeroDivisionError" in result.stderr
+    assert not (course / "build" / "site" / "notebooks" / "01-broken.html").exists()
+
+
+def test_a_page_with_math_uses_the_local_mathjax(course):
+    working = BROKEN_NOTEBOOK.replace("# A broken chapter", "# Math\n\nA round trip takes $2d/c$.").replace(
+        "1 / 0", "6 * 7")
+    (course / "notebooks" / "01-math.md").write_text(working, encoding="utf-8")
+    build("site", root=course)
+    page = (course / "build" / "site" / "notebooks" / "01-math.html").read_text(encoding="utf-8")
+    scripts = [url for url in asset_urls(page) if "MathJax" in url]
+    assert scripts and not [url for url in asset_urls(page) if is_remote(url)], scripts
+    for url in scripts:
+        assert resolve(course / "build" / "site" / "notebooks" / "01-math.html", url).is_file(), url
+    assert "42" in page

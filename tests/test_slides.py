@@ -1,0 +1,189 @@
+"""The offline slide decks of ``make slides`` (``python -m publish slides``).
+
+Every course notebook becomes, executed, a reveal.js deck in build/slides/, with
+reveal.js (and MathJax when a notebook has math) copied beside the decks. The
+tests check the HTML refers to nothing remote, then open each deck from the
+disk in headless Chromium with every request off this machine blocked, and
+walk every slide: as many as the notebook's slide metadata says, each with its
+headings. A screenshot of each title slide goes to build/screenshots/slides/.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import jupytext
+import nbformat
+import pytest
+
+from browser_support import ROOT, Requests, asset_urls, browser, build, is_remote, screenshot_path  # noqa: F401
+from publish.build import course_notebooks, normalized_text, slide_plan
+
+NOTEBOOKS = course_notebooks()
+SLIDES = ROOT / "build" / "slides"
+pytestmark = pytest.mark.timeout(1500)  # the first test builds the decks: every notebook runs once
+
+
+def deck_of(notebook: Path, out: Path = SLIDES) -> Path:
+    return out / notebook.relative_to(ROOT).with_suffix(".slides.html")
+
+
+@pytest.fixture(scope="module")
+def built():
+    """``python -m publish slides --keep-going``: executes only the notebooks changed since the last build."""
+    return build("slides", "--keep-going", check=False)
+
+
+@pytest.fixture(scope="module")
+def decks(built):
+    return {notebook: deck_of(notebook) for notebook in NOTEBOOKS}
+
+
+def test_make_slides_succeeds(built):
+    assert built.returncode == 0, f"python -m publish slides failed:\n{built.stdout[-3000:]}\n{built.stderr[-6000:]}"
+
+
+def test_every_notebook_has_a_deck(decks):
+    missing = [str(deck.relative_to(ROOT)) for deck in decks.values() if not deck.exists()]
+    assert missing == [], "no deck (did the notebook fail to execute? see test_make_slides_succeeds)"
+    index = (SLIDES / "index.html").read_text(encoding="utf-8")
+    for deck in decks.values():
+        assert deck.relative_to(SLIDES).as_posix() in index
+
+
+def test_decks_refer_to_no_remote_url_and_their_assets_exist(decks):
+    problems = []
+    for deck in (d for d in decks.values() if d.exists()):
+        for url in asset_urls(deck.read_text(encoding="utf-8")):
+            if is_remote(url):
+                problems.append(f"{deck.name}: remote {url}")
+            elif not url.startswith(("data:", "#", "blob:")):
+                target = deck.parent / unquote(urlsplit(url).path)
+                if not target.is_file():
+                    problems.append(f"{deck.name}: {url} is missing")
+    assert problems == []
+    assert (SLIDES / "_static" / "reveal.js" / "dist" / "theme" / "white.css").is_file()
+
+
+def test_decks_hold_the_executed_outputs(decks):
+    for notebook, deck in ((n, d) for n, d in decks.items() if d.exists()):
+        nb = jupytext.read(notebook)
+        if any(cell.cell_type == "code" and slide_type(cell) not in ("skip", "notes") for cell in nb.cells):
+            assert "jp-OutputArea-output" in deck.read_text(encoding="utf-8") or all(
+                not cell.source.strip() for cell in nb.cells if cell.cell_type == "code"), deck.name
+
+
+def slide_type(cell) -> str:
+    return cell.metadata.get("slideshow", {}).get("slide_type", "-")
+
+
+WALK_JS = """() => {
+  const seen = [];
+  Reveal.slide(0, 0);
+  for (const [h, top] of Reveal.getHorizontalSlides().entries()) {
+    const vertical = top.querySelectorAll(':scope > section');
+    for (let v = 0; v < Math.max(1, vertical.length); v++) {
+      Reveal.slide(h, v);
+      const slide = Reveal.getCurrentSlide();
+      seen.push({h, v, present: slide.classList.contains('present'),
+                 headings: [...slide.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+                             .filter(e => !e.closest('aside.notes')).map(e => e.textContent),
+                 height: slide.scrollHeight});
+    }
+  }
+  Reveal.slide(0, 0);
+  return {total: Reveal.getTotalSlides(), seen};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
+def test_deck_shows_every_slide_offline(decks, browser, notebook):
+    deck = decks[notebook]
+    if not deck.exists():
+        pytest.fail(f"no deck for {notebook.relative_to(ROOT)} (see test_make_slides_succeeds)")
+    plan = slide_plan(jupytext.read(notebook))
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    recorder = Requests(context)
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(deck.as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        page.screenshot(path=screenshot_path("slides", notebook))
+        walk = page.evaluate(WALK_JS)
+        assert walk["total"] == len(plan), "slides in the deck, slides in the metadata"
+        problems = []
+        for expected, shown in zip(plan, walk["seen"]):
+            where = f"slide {expected['h'] + 1}.{expected['v'] + 1}"
+            if (shown["h"], shown["v"]) != (expected["h"], expected["v"]):
+                problems.append(f"{where}: the deck has slide {shown['h'] + 1}.{shown['v'] + 1} there")
+            if not shown["present"]:
+                problems.append(f"{where}: not shown")
+            if [normalized_text(h) for h in shown["headings"]] != [normalized_text(h) for h in expected["headings"]]:
+                problems.append(f"{where}: headings {shown['headings']}, expected {expected['headings']}")
+        assert problems == [], f"{deck.name}:\n" + "\n".join(problems)
+        assert recorder.outside == [], "requests that left this machine"
+        assert errors == [], "JavaScript errors"
+    finally:
+        context.close()
+
+
+MATH_NOTEBOOK = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3 (ipykernel)
+      language: python
+      name: python3
+    ---
+
+    +++ {"slideshow": {"slide_type": "slide"}}
+
+    # Math
+
+    A round trip takes $2 \\times d / c$ at least.
+
+    ```{code-cell} ipython3
+    ---
+    slideshow:
+      slide_type: subslide
+    ---
+    print(6 * 7)
+    ```
+    """)
+
+
+@pytest.mark.browser
+def test_a_deck_with_math_renders_it_with_the_local_mathjax(tmp_path, browser):
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    (course / "notebooks" / "math.md").write_text(MATH_NOTEBOOK, encoding="utf-8")
+    build("slides", root=course)
+    deck = course / "build" / "slides" / "notebooks" / "math.slides.html"
+    executed = nbformat.read(course / "build" / "executed" / "notebooks" / "math.ipynb", as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "42\n"
+    html = deck.read_text(encoding="utf-8")
+    assert "../_static/mathjax/MathJax.js" in html
+    assert not [url for url in asset_urls(html) if is_remote(url)]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    recorder = Requests(context)
+    try:
+        page = context.new_page()
+        page.goto(deck.as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        page.wait_for_selector(".MathJax, .MathJax_CHTML, mjx-container", state="attached", timeout=30_000)
+        assert Reveal_total(page) == 2
+        assert recorder.outside == []
+    finally:
+        context.close()
+
+
+def Reveal_total(page) -> int:  # noqa: N802 (named after the JavaScript object)
+    return page.evaluate("() => Reveal.getTotalSlides()")
