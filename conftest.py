@@ -37,7 +37,10 @@ assert not _left, f"processes left running after the last cell: {_left}"
 
 def is_course_notebook(path: Path) -> bool:
     """A MyST notebook of the course (a README.md beside them is not one)."""
-    if path.suffix != ".md" or not any(part in NOTEBOOK_DIRS for part in path.relative_to(ROOT).parts[:1]):
+    parts = path.relative_to(ROOT).parts
+    if path.suffix != ".md" or parts[0] not in NOTEBOOK_DIRS:
+        return False
+    if any(part.startswith(".") for part in parts):  # .ipynb_checkpoints/ copies JupyterLab makes
         return False
     with path.open(encoding="utf-8") as file:
         head = file.read(600)
