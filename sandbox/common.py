@@ -186,7 +186,15 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
         serve(name, server, "http")
         return
 
+    import logging
+
     from waitress import create_server
+
+    # While more requests wait than it has threads, waitress warns "Task queue
+    # depth is N" once per request: under a burst (a class at once) that is
+    # thousands of lines a second, and a server blocks when its log is not read
+    # fast enough. Its warnings about real faults stay on.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     # waitress listens on every address a name resolves to ("localhost" is
     # both ::1 and 127.0.0.1 on macOS and Windows), each on its own port when
