@@ -41,14 +41,17 @@ DESCRIPTION = """Messaging REST API (Flask) with accounts, persistence in SQLite
 /api/v1/docs and a web client at /. Served by waitress unless --dev."""
 DEFAULT_RATE_LIMIT = "20/second"
 
-# How waitress serves, besides its 4 threads for running requests (more do
-# not help: Python runs one thread at a time, and SQLite one writer).
+# How waitress serves.
+# threads: requests run at once. With waitress's default of 4, a burst of 100
+# clients with open connections stalled it (27 requests/s, p50 1 s, measured
+# with benchmarks/bench_messaging.py); 16 threads served them at ~700/s. More
+# threads do not make one request faster: Python runs one thread at a time.
 # connection_limit: a class of 30, each with a browser (up to 6 connections)
 # and a Python session, stays well within it, and it stays below what
 # select() handles on Windows (512). max_request_body_size: waitress refuses
 # larger bodies itself, before the application (which allows 64 KiB, and
 # answers 413 in JSON between the two) reads a byte.
-WAITRESS_OPTIONS = {"connection_limit": 400, "max_request_body_size": 1024 * 1024}
+WAITRESS_OPTIONS = {"connection_limit": 400, "max_request_body_size": 1024 * 1024, "threads": 16}
 
 
 def main(argv: list[str] | None = None) -> None:
