@@ -38,8 +38,14 @@ def unavailable(reason: str):
 
 
 def system_chromium() -> str | None:
-    candidates = [os.environ.get("CHROMIUM"), "/usr/bin/chromium",
-                  shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    """The path of the system's Chromium (or of $CHROMIUM), or None."""
+    chosen = os.environ.get("CHROMIUM")
+    if chosen:  # said explicitly: no guessing
+        if not os.path.exists(chosen):
+            unavailable(f"CHROMIUM={chosen}: no such file")
+        return chosen
+    candidates = ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
+                  shutil.which("google-chrome")]
     return next((path for path in candidates if path and os.path.exists(path)), None)
 
 

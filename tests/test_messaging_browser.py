@@ -13,55 +13,17 @@ set: there a missing browser is a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from browser_support import browser  # noqa: F401 (fixture)
 from sandbox import launch
 
 API = "/api/v1"
 XSS = "<img src=x onerror=alert(1)>"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
-
 pytestmark = pytest.mark.browser
-
-
-def unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so a missing browser is a failure, not a skip")
-    pytest.skip(reason)
-
-
-def system_chromium() -> str | None:
-    """The path of the system's Chromium (or of $CHROMIUM), or None."""
-    chosen = os.environ.get("CHROMIUM")
-    if chosen:  # said explicitly: no guessing
-        if not os.path.exists(chosen):
-            unavailable(f"CHROMIUM={chosen}: no such file")
-        return chosen
-    candidates = ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
-                  shutil.which("google-chrome")]
-    return next((path for path in candidates if path and os.path.exists(path)), None)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed (pip install playwright)")
-    executable = system_chromium()
-    with sync_playwright() as playwright:
-        if executable is None and not os.path.exists(playwright.chromium.executable_path):
-            unavailable("no Chromium found: install it (apt install chromium, or: playwright install chromium) "
-                        "or set CHROMIUM to its path")
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
