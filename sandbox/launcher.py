@@ -41,6 +41,7 @@ class Server:
         self.name = name
         self.process = process
         self._output = output  # filled by a reader thread, line by line
+        self._new_output = threading.Condition()  # notified at each new line
         self._reader: threading.Thread | None = None
         self.scheme = ""
         self.host = ""
@@ -65,6 +66,18 @@ class Server:
     def log(self) -> str:
         """Everything the server printed so far."""
         return "".join(self._output)
+
+    def wait_for(self, text: str, timeout: float = 5.0) -> bool:
+        """Wait until ``text`` appears in the log; False if it did not within ``timeout``.
+
+        The log is read from the server's output as it comes, a moment after
+        the server wrote it: check for a line with this, not with ``in srv.log``.
+        """
+        with self._new_output:
+            return self._new_output.wait_for(lambda: text in self.log or not self._reader_alive(), timeout) and text in self.log
+
+    def _reader_alive(self) -> bool:
+        return self._reader is not None and self._reader.is_alive()
 
     @property
     def running(self) -> bool:
@@ -157,7 +170,9 @@ def launch(
 
     def read_output() -> None:
         for line in process.stdout:
-            output.append(line)
+            with server._new_output:
+                output.append(line)
+                server._new_output.notify_all()
             if not announced.is_set():
                 match = ANNOUNCEMENT.match(line)
                 if match and match["name"] == name:
@@ -168,6 +183,8 @@ def launch(
                     announced.set()
         output_ended.set()
         announced.set()  # stop waiting: no announcement will come
+        with server._new_output:
+            server._new_output.notify_all()  # wait_for() need not wait any longer
 
     server._reader = threading.Thread(target=read_output, name=f"{name}-output", daemon=True)
     server._reader.start()

@@ -71,11 +71,9 @@ def test_explicit_port():
 def test_log_records_requests():
     with launch("echo", replace=False) as srv:
         echo_once(srv.address, b"hello")
-        deadline = time.monotonic() + 5
-        while "echoed 5 bytes" not in srv.log and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert srv.wait_for("echoed 5 bytes")
         assert srv.log.startswith(f"echo listening on tcp://127.0.0.1:{srv.port}\n")
-        assert "echoed 5 bytes" in srv.log
+        assert not srv.wait_for("never printed", timeout=0.1)
 
 
 def test_failure_reports_the_servers_own_output():
@@ -121,7 +119,7 @@ def test_wildcard_host_is_reached_through_loopback():
     with launch("echo", host="0.0.0.0", replace=False) as srv:
         assert srv.host == "127.0.0.1"
         assert echo_once(srv.address) == b"ping"
-        assert "reachable from the network" in srv.log
+        assert srv.wait_for("reachable from the network")
 
 
 def test_two_processes_launch_in_parallel():
