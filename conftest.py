@@ -15,11 +15,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent
 OFFLINE = ROOT / "tests" / "offline"
 NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
+# The first lines of every course notebook: jupytext's MyST format and the kernel.
+MYST_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3 (ipykernel)
+  language: python
+  name: python3
+---
+"""
 
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MPLBACKEND", "Agg")

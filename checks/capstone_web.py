@@ -31,21 +31,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import functools
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
 from .core import NOT_DONE, PASSED, Failure, NotDone, Result, checker, short
+from .helpers import static_server
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"
@@ -61,29 +59,6 @@ class BrowserUnavailable(RuntimeError):
 
 
 # --- the servers ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def static_server(folder: Path):
-    """``http://127.0.0.1:PORT``, serving the files of ``folder`` (never cached), until the block ends."""
-
-    class Handler(SimpleHTTPRequestHandler):
-        def end_headers(self):
-            self.send_header("Cache-Control", "no-store")  # a reload shows the files as saved now
-            super().end_headers()
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="capstone-web-files", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

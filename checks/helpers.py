@@ -12,7 +12,8 @@ import json
 import socket
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import functools
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .core import Failure
@@ -274,3 +275,26 @@ def expect_json_error(response, status: int, request: str, hint: str = "") -> di
            f'{request}: {{"status": {status}, "error": "{name}", "message": "..."}}',
            short(body, 120), shape_hint)
     return body
+
+
+@contextlib.contextmanager
+def static_server(folder):
+    """``http://127.0.0.1:PORT``, serving the files of ``folder`` (never cached), until the block ends."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def end_headers(self):
+            self.send_header("Cache-Control", "no-store")  # a reload shows the files as saved now
+            super().end_headers()
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="static-files", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -13,24 +13,13 @@ import textwrap
 import jupytext
 import pytest
 
-from conftest import ROOT, is_course_notebook
+from conftest import MYST_HEADER, ROOT, is_course_notebook
 
 spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
 make_exercises = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_exercises)
 
-HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3 (ipykernel)
-  language: python
-  name: python3
----
-"""
+HEADER = MYST_HEADER
 SAMPLE_SOLUTION = HEADER + '''
 +++ {"slideshow": {"slide_type": "slide"}}
 

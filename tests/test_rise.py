@@ -36,6 +36,7 @@ import pytest
 import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from conftest import MYST_HEADER
 from browser_support import ROOT, Requests, browser, screenshot_path  # noqa: F401 (fixture)
 from publish.build import NOTEBOOK_DIRS, course_notebooks, normalized_text, slide_plan
 
@@ -324,17 +325,7 @@ def test_rise_opens_markdown_notebooks_from_the_lab_too(jupyter, browser):
                             headers={"Authorization": f"token {jupyter.token}"}, timeout=30)
 
 
-OVERFLOWING = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3 (ipykernel)
-  language: python
-  name: python3
----
+OVERFLOWING = MYST_HEADER + """\
 
 +++ {"slideshow": {"slide_type": "slide"}}
 

@@ -11,18 +11,18 @@ fails the build. Screenshots go to build/screenshots/site/.
 from __future__ import annotations
 
 import functools
-import http.server
 import shutil
 import textwrap
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import jupytext
 import pytest
 
+from conftest import MYST_HEADER
 from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, browser, build, css_urls,  # noqa: F401
                              is_remote, parse_html)
+from checks.helpers import static_server
 from publish.build import course_notebooks, sandbox_servers
 
 NOTEBOOKS = course_notebooks()
@@ -135,21 +135,8 @@ def test_no_remote_asset(pages):
 @pytest.fixture(scope="module")
 def served(pages):
     """The built site over HTTP on this machine, as a static host would serve it."""
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
+    with static_server(SITE) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -182,17 +169,7 @@ def test_site_browses_and_searches_offline(served, browser):
         context.close()
 
 
-BROKEN_NOTEBOOK = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3 (ipykernel)
-      language: python
-      name: python3
-    ---
+BROKEN_NOTEBOOK = MYST_HEADER + textwrap.dedent("""\
 
     +++ {"slideshow": {"slide_type": "slide"}}
 

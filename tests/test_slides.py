@@ -18,6 +18,7 @@ import jupytext
 import nbformat
 import pytest
 
+from conftest import MYST_HEADER
 from browser_support import ROOT, Requests, asset_urls, browser, build, is_remote, screenshot_path  # noqa: F401
 from publish.build import course_notebooks, normalized_text, slide_plan
 
@@ -132,17 +133,7 @@ def test_deck_shows_every_slide_offline(decks, browser, notebook):
         context.close()
 
 
-MATH_NOTEBOOK = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3 (ipykernel)
-      language: python
-      name: python3
-    ---
+MATH_NOTEBOOK = MYST_HEADER + textwrap.dedent("""\
 
     +++ {"slideshow": {"slide_type": "slide"}}
 
