@@ -7,10 +7,13 @@ Three rules hold for every function below:
   receives the statement and the values separately, and never reads the
   values as SQL. (The f-strings below only join pieces of SQL written in
   this file, such as USER; no value from a client ever goes into them.)
-* A write is one transaction: ``with conn:`` commits at the end of the block,
-  or rolls everything back if an exception leaves it. The API answers only
-  after the commit, so a client that got "201 Created" knows the message is
-  in the file and survives a crash of the server (not a crash of the disk).
+* A write is one transaction, committed before the function returns. The
+  connection is in autocommit mode (see connect()): a single INSERT, UPDATE
+  or DELETE is a transaction of its own, committed by SQLite before
+  ``execute()`` returns; a write of several statements uses ``with
+  transaction(conn):``, all or nothing. The API answers only after the
+  commit, so a client that got "201 Created" knows the message is in the file
+  and survives a crash of the server (not a crash of the disk).
 * Functions take an open connection and return plain dicts, ready for JSON.
 """
 
@@ -19,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from os import PathLike
 
@@ -54,7 +59,15 @@ def connect(path: str | PathLike) -> sqlite3.Connection:
     """A new connection; the server opens one per thread (see app.database())."""
     # timeout: when another thread is writing, wait up to 10 s for its commit
     # instead of failing at once with "database is locked".
-    conn = sqlite3.connect(path, timeout=10)
+    # isolation_level=None: autocommit. Python's default instead starts a
+    # transaction before the first INSERT and commits it at ``with conn:``'s
+    # end: two calls, and between them this thread must wait for its turn to
+    # run Python (the GIL) while it holds the file's write lock. Other threads
+    # that want to write meanwhile sleep in SQLite's waiting loop, longer at
+    # each try (1, 2, 5 ... 100 ms). With 100 clients sending at once that made
+    # about 100 messages a second; with each write a single statement, done
+    # and committed inside SQLite, about 800 (benchmarks/bench_messaging.py).
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
     conn.row_factory = sqlite3.Row  # rows by column name: row["text"]
     conn.execute("PRAGMA foreign_keys = ON")  # off by default, for each new connection
     # How far a commit goes before it returns. With the write-ahead log (see
@@ -77,6 +90,20 @@ def create(path: str | PathLike) -> None:
         conn.executescript(SCHEMA)
     finally:
         conn.close()
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several statements as one write: all committed at the end, or none if an exception leaves the block."""
+    # IMMEDIATE takes the write lock now, before the first read: no other
+    # writer can change what the block reads before it writes.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def now() -> str:
@@ -124,11 +151,10 @@ def add_user(conn: sqlite3.Connection, name: str) -> tuple[dict, str] | None:
     """Create a user: (user, token), or None if the name is taken."""
     token = new_token()
     try:
-        with conn:
-            cursor = conn.execute(
-                "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
-                (name, token_hash(token), now()),
-            )
+        cursor = conn.execute(
+            "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
+            (name, token_hash(token), now()),
+        )
     except sqlite3.IntegrityError:
         # The UNIQUE constraint, not an earlier SELECT, decides: two requests
         # for the same name at the same moment cannot both succeed.
@@ -139,7 +165,7 @@ def add_user(conn: sqlite3.Connection, name: str) -> tuple[dict, str] | None:
 def add_users(conn: sqlite3.Connection, names: list[str]) -> list[tuple[dict, str]]:
     """Create the users among ``names`` that do not exist yet, in one transaction."""
     created = []
-    with conn:
+    with transaction(conn):
         for name in names:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 continue  # there already (the comparison ignores case: COLLATE NOCASE)
@@ -179,8 +205,7 @@ def find_users(conn: sqlite3.Connection, name_part: str, limit: int, offset: int
 
 
 def set_status(conn: sqlite3.Connection, user_id: int, status: str) -> dict:
-    with conn:
-        conn.execute("UPDATE users SET status = ? WHERE id = ?", (status, user_id))
+    conn.execute("UPDATE users SET status = ? WHERE id = ?", (status, user_id))
     return get_user(conn, user_id)
 
 
@@ -188,11 +213,10 @@ def set_status(conn: sqlite3.Connection, user_id: int, status: str) -> dict:
 
 
 def add_message(conn: sqlite3.Connection, sender_id: int, recipient_id: int, text: str) -> dict:
-    with conn:
-        cursor = conn.execute(
-            "INSERT INTO messages (sender_id, recipient_id, text, created_at) VALUES (?, ?, ?, ?)",
-            (sender_id, recipient_id, text, now()),
-        )
+    cursor = conn.execute(
+        "INSERT INTO messages (sender_id, recipient_id, text, created_at) VALUES (?, ?, ?, ?)",
+        (sender_id, recipient_id, text, now()),
+    )
     return get_message(conn, recipient_id, cursor.lastrowid)
 
 
@@ -219,11 +243,9 @@ def inbox(
 
 
 def set_read(conn: sqlite3.Connection, recipient_id: int, message_id: int, read: bool) -> dict:
-    with conn:
-        conn.execute("UPDATE messages SET read = ? WHERE id = ?", (read, message_id))
+    conn.execute("UPDATE messages SET read = ? WHERE id = ?", (read, message_id))
     return get_message(conn, recipient_id, message_id)
 
 
 def delete_message(conn: sqlite3.Connection, message_id: int) -> None:
-    with conn:
-        conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+    conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
