@@ -57,6 +57,14 @@ def port_number(text: str) -> int:
     return port
 
 
+def positive_integer(text: str) -> int:
+    """argparse type: a whole number, 1 or more."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is less than 1")
+    return number
+
+
 def positive_seconds(text: str) -> float:
     """argparse type: a duration in seconds, more than 0 (0 would make sockets non-blocking)."""
     seconds = float(text)
@@ -186,20 +194,10 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
         serve(name, server, "http")
         return
 
-    import logging
-
     from waitress import create_server
 
-    # While more requests wait than it has threads, waitress warns "Task queue
-    # depth is N" once per request: under a burst (a class at once) that is
-    # thousands of lines a second, and a server blocks when its log is not read
-    # fast enough. Its warnings about real faults stay on.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-    # waitress listens on every address a name resolves to ("localhost" is
-    # both ::1 and 127.0.0.1 on macOS and Windows), each on its own port when
-    # port is 0. Resolve the name first: one address, one port to announce.
-    host = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    quiet_waitress()
+    host = one_address(host)
     server = create_server(app, host=host, port=port, **waitress_options)
     try:
         announce(name, "http", host, server.effective_port)
@@ -209,6 +207,120 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
     finally:
         server.close()
         print(f"{name} stopped", flush=True)
+
+
+def serve_wsgi_workers(name: str, app, make_app, host: str, port: int, workers: int, **waitress_options) -> None:
+    """Serve with waitress in ``workers`` processes that share one listening socket.
+
+    A Python process runs Python code on one processor at a time (the global
+    interpreter lock, GIL). Waitress's threads let one process wait for many
+    clients at once, but under a whole class they mostly wait for their turn
+    to run Python. Processes do not share a GIL: each one accepts connections
+    from the same socket (the operating system gives each new connection to
+    one of them) and they answer in parallel. gunicorn's workers do the same,
+    but gunicorn does not run on Windows and waitress has no workers of its
+    own: hence this function.
+
+    This process serves ``app``; each other one calls ``make_app()`` to build
+    its own. A new process finds ``make_app`` by name, so it must be a function
+    defined at the top of a module, or a functools.partial of one. Each
+    process has its own memory: whatever an application counts in memory (a
+    rate limit, say) is counted by each process on its own.
+    """
+    if workers == 1:
+        serve_wsgi(name, app, host, port, **waitress_options)
+        return
+
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from waitress import create_server
+
+    quiet_waitress()
+    host = one_address(host)
+    # socket.create_server() also sets SO_REUSEADDR where it is safe (see bind()).
+    listener = socket.create_server((host, port), family=family_of(host), backlog=1024)
+    # "spawn" starts each process as a fresh Python, the same way on every
+    # operating system (no fork). The listening socket is handed to each.
+    spawn = multiprocessing.get_context("spawn")
+    others = []
+    try:
+        starting = {}
+        for _ in range(workers - 1):
+            ready, tell_ready = spawn.Pipe(duplex=False)
+            process = spawn.Process(target=_wsgi_worker, args=(make_app, listener, waitress_options, tell_ready), daemon=True)
+            process.start()
+            tell_ready.close()  # the new process has its own copy of this end
+            others.append(process)
+            starting[ready] = process
+        while starting:  # announce only when every process can take connections
+            for ready in wait(list(starting)):
+                process = starting.pop(ready)
+                try:
+                    ready.recv()
+                except EOFError:  # it ended without saying it was ready
+                    process.join()
+                    sys.exit(f"{name}: a worker process failed to start (exit code {process.exitcode}); "
+                             "its error is above")
+        server = create_server(app, sockets=[listener], **waitress_options)
+        announce(name, "http", host, listener.getsockname()[1])
+        server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in others:
+            process.terminate()
+        for process in others:
+            process.join()
+        listener.close()
+        print(f"{name} stopped", flush=True)
+
+
+def _wsgi_worker(make_app, listener: socket.socket, waitress_options: dict, tell_ready) -> None:
+    """The body of each process serve_wsgi_workers() starts."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from waitress import create_server
+
+    def stop_with_first_process() -> None:
+        # The first process stops the others when it ends normally; this is for
+        # when it cannot (killed, or crashed): no worker outlives it.
+        wait([multiprocessing.parent_process().sentinel])
+        os._exit(0)
+
+    threading.Thread(target=stop_with_first_process, name="watch-first-process", daemon=True).start()
+    try:
+        quiet_waitress()
+        server = create_server(make_app(), sockets=[listener], **waitress_options)
+        tell_ready.send(True)
+        tell_ready.close()
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C in a terminal reaches every process
+        pass
+
+
+def quiet_waitress() -> None:
+    """No waitress warning for each request that waits.
+
+    While more requests wait than it has threads, waitress warns "Task queue
+    depth is N" once per request: under a burst (a class at once) that is
+    thousands of lines a second, and a server blocks when its log is not read
+    fast enough. Its warnings about real faults stay on.
+    """
+    import logging
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def one_address(host: str) -> str:
+    """The first address ``host`` resolves to.
+
+    waitress listens on every address a name resolves to ("localhost" is
+    both ::1 and 127.0.0.1 on macOS and Windows), each on its own port when
+    port is 0. Resolving the name first gives one address, one port to announce.
+    """
+    return socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0][4][0]
 
 
 def watch_parent() -> None:

@@ -7,6 +7,8 @@ messaging ...``) and talks to it over HTTP with requests.
 from __future__ import annotations
 
 import csv
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -83,6 +85,113 @@ def test_dev_mode_is_flasks_development_server(tmp_path):
     with launch("messaging", replace=False, dev=True, db=tmp_path / "dev.sqlite3") as server:
         response = requests.get(f"{server.url}{API}/users", timeout=5)
         assert response.status_code == 200 and response.headers["Server"].startswith("Werkzeug")
+
+
+def worker_pids(server) -> list[int]:
+    """The processes a --workers server started (each a child of the first one)."""
+    import psutil
+
+    # The other child, multiprocessing's resource tracker, is not a worker.
+    return [child.pid for child in psutil.Process(server.pid).children() if "spawn_main" in " ".join(child.cmdline())]
+
+
+def get_json(connection: http.client.HTTPConnection, path: str) -> dict:
+    """GET over a connection kept open (http.client, to know its socket)."""
+    connection.request("GET", path)
+    response = connection.getresponse()
+    assert response.status == 200
+    return json.loads(response.read())
+
+
+def test_workers_share_the_port_and_the_database(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    with launch("messaging", replace=False, db=tmp_path / "workers.sqlite3", workers=3, quiet=True) as server:
+        processes = [psutil.Process(pid) for pid in [server.pid, *worker_pids(server)]]
+        assert len(processes) == 3
+        # Each new connection goes to whichever process accepts it first. Open
+        # connections (and keep them open) until two processes hold some.
+        connections, answering = [], set()
+        try:
+            while len(answering) < 2 and len(connections) < 200:
+                for _ in range(10):
+                    connections.append(http.client.HTTPConnection(server.host, server.port, timeout=5))
+                    get_json(connections[-1], f"{API}/users")
+                ours = {connection.sock.getsockname() for connection in connections}
+                answering = {process.pid for process in processes for c in process.net_connections(kind="tcp")
+                             if c.status == psutil.CONN_ESTABLISHED and tuple(c.raddr) in ours}
+            assert len(answering) >= 2, "every connection went to one process"
+            # Whichever process answers sees the same users: they share one SQLite file.
+            names = {register(server.url, f"Worker test {i}")[0]["name"] for i in range(5)}
+            for connection in connections:
+                listed = get_json(connection, f"{API}/users?name=Worker+test")
+                assert {user["name"] for user in listed["items"]} == names
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+def test_workers_stop_with_the_server_even_when_it_is_killed(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    server = launch("messaging", replace=False, workers=2, quiet=True)
+    workers = [psutil.Process(pid) for pid in worker_pids(server)]
+    server.stop()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive and "messaging stopped" in server.log
+
+    server = launch("messaging", replace=False, workers=2, quiet=True)
+    workers = [psutil.Process(pid) for pid in worker_pids(server)]
+    kill_hard(server)  # no clean-up runs in the first process: the workers notice it is gone
+    try:
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers left running: {alive}"
+    finally:
+        server.stop()
+        for process in alive:
+            process.kill()
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_its_error(tmp_path):
+    (tmp_path / "broken_app.py").write_text(
+        "def make_app():\n    raise RuntimeError('no application here')\n", encoding="utf-8")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import broken_app; from sandbox import common; "
+            "common.serve_wsgi_workers('broken', None, broken_app.make_app, '127.0.0.1', 0, 2)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "broken: a worker process failed to start" in result.stderr
+    assert "RuntimeError: no application here" in result.stderr  # the worker's own traceback
+    assert "listening on" not in result.stdout  # never announced
+
+
+def test_workers_need_waitress():
+    with pytest.raises(SandboxError, match="--workers needs waitress"):
+        launch("messaging", replace=False, dev=True, workers=2)
+
+
+def test_a_burst_of_sends_from_many_clients_is_all_stored(tmp_path):
+    """50 clients send 20 messages each at once, to 2 processes: every one is answered 201 and kept."""
+    with launch("messaging", replace=False, db=tmp_path / "burst.sqlite3", workers=2, rate_limit="off",
+                quiet=True) as server:
+        recipient, recipient_token = register(server.url, "Busy inbox")
+        tokens = [register(server.url, f"Burst {i}")[1] for i in range(50)]
+        url = f"{server.url}{API}/users/{recipient['id']}/messages"
+        start = threading.Barrier(len(tokens))
+        answers: list[tuple[int, int | None]] = []
+
+        def send_twenty(token: str) -> None:
+            with requests.Session() as session:
+                start.wait()
+                for i in range(20):
+                    response = session.post(url, json={"text": f"burst {i}"}, headers=bearer(token), timeout=30)
+                    answers.append((response.status_code, response.json().get("id")))
+
+        threads = [threading.Thread(target=send_twenty, args=(token,)) for token in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert [status for status, _ in answers] == [201] * 1000
+        stored = all_items(f"{url}?limit=100", recipient_token)
+        assert sorted(m["id"] for m in stored) == sorted(message_id for _, message_id in answers)
 
 
 def test_the_log_never_shows_tokens(tmp_path):

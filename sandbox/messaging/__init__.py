@@ -1,7 +1,7 @@
 """Messaging REST API and web client: the server of the course's capstone exercise.
 
     python -m sandbox messaging [--host H] [--port P] [--db FILE] [--users CSV [--tokens-out CSV]]
-                                [--no-registration] [--rate-limit RATE] [--dev] [--quiet]
+                                [--no-registration] [--rate-limit RATE] [--workers N] [--dev] [--quiet]
 
 Users register (or get a token from their instructor), set a status, send
 each other messages and read their own inbox, with ``requests`` or from the web
@@ -10,11 +10,11 @@ page the server shows at ``/``. The API is described at /api/v1/docs.
 For a class, on the instructor's machine::
 
     python -m sandbox messaging --host 0.0.0.0 --port 8000 --db class.sqlite3 \\
-        --users class.csv --no-registration
+        --users class.csv --no-registration --workers 4
 
 serves every student's machine with waitress (a production server that also
-runs on Windows), with the accounts of class.csv; their tokens are in
-class-tokens.csv (see roster.py).
+runs on Windows) in 4 processes, with the accounts of class.csv; their tokens
+are in class-tokens.csv (see roster.py).
 
 The package: app.py (the Flask application: routes, errors, authentication),
 db.py (SQLite), validation.py (limits and checks), openapi.py (the API's
@@ -23,6 +23,7 @@ description), roster.py (accounts from a CSV file), static/ (the web client).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import tempfile
@@ -40,6 +41,7 @@ NAME = "messaging"
 DESCRIPTION = """Messaging REST API (Flask) with accounts, persistence in SQLite, interactive docs at
 /api/v1/docs and a web client at /. Served by waitress unless --dev."""
 DEFAULT_RATE_LIMIT = "20/second"
+CLASS_WORKERS = 4  # the --workers of the class command above
 
 # How waitress serves.
 # threads: requests run at once. With waitress's default of 4, a burst of 100
@@ -81,12 +83,20 @@ def main(argv: list[str] | None = None) -> None:
         f'"off" for no limit (default: {DEFAULT_RATE_LIMIT})',
     )
     parser.add_argument(
+        "--workers", type=common.positive_integer, default=1, metavar="N",
+        help="processes that serve requests (default: 1). A Python process computes on one processor at a "
+        f"time: for a class, use one per processor, e.g. --workers {CLASS_WORKERS} (the rate limit is then "
+        "counted by each process on its own)",
+    )
+    parser.add_argument(
         "--dev", action="store_true",
         help="serve with Flask's development server instead of waitress (to compare them; not for a class)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not print a line for each request")
     args = common.parse_args(parser, argv)
 
+    if args.dev and args.workers > 1:
+        parser.error("--workers needs waitress: leave out --dev")
     rate_limit = None if args.rate_limit == "off" else args.rate_limit
     if rate_limit:
         try:
@@ -99,13 +109,14 @@ def main(argv: list[str] | None = None) -> None:
         if database is None:
             folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="messaging-", ignore_cleanup_errors=True))
             database = Path(folder) / "messages.sqlite3"
+        config = {
+            "DATABASE": database,
+            "REGISTRATION_OPEN": not args.no_registration,
+            "RATE_LIMIT": rate_limit,
+            "LOG_REQUESTS": not args.quiet,
+        }
         try:
-            app = create_app({
-                "DATABASE": database,
-                "REGISTRATION_OPEN": not args.no_registration,
-                "RATE_LIMIT": rate_limit,
-                "LOG_REQUESTS": not args.quiet,
-            })
+            app = create_app(config)  # creates the database, if needed
             if args.users:
                 add_class(args.users, args.tokens_out, database, temporary=args.db is None)
         except (ValueError, OSError) as e:  # a bad --users file, a --db that is no SQLite file...
@@ -113,7 +124,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.dev:
             # Flask's server logs each request itself; ours (LOG_REQUESTS) is enough.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        common.serve_wsgi(NAME, app, args.host, args.port, dev=args.dev, **({} if args.dev else WAITRESS_OPTIONS))
+            common.serve_wsgi(NAME, app, args.host, args.port, dev=True)
+        else:
+            make_app = functools.partial(create_app, config)  # for the other processes, if --workers > 1
+            common.serve_wsgi_workers(NAME, app, make_app, args.host, args.port, args.workers, **WAITRESS_OPTIONS)
 
 
 def add_class(users_file: Path, tokens_file: Path | None, database: Path, temporary: bool) -> None:
