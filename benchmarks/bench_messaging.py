@@ -1,13 +1,16 @@
 """How fast is the messaging server? Requests per second and latency, under load.
 
-    python benchmarks/bench_messaging.py [--seconds 3] [--clients 1,20,100]
+    python benchmarks/bench_messaging.py [--seconds 3] [--clients 1,20,100] [--workers 4]
 
-Three servers, each started here and stopped at the end:
+Four servers, each started here and stopped at the end:
 
-  (a) flask-dev   python -m sandbox messaging --dev   Flask's development server
-  (b) waitress    python -m sandbox messaging         the classroom server
-  (c) hello       benchmarks/hello_wsgi.py            a WSGI hello-world on the same
-                                                      waitress: the ceiling
+  (a) flask-dev   python -m sandbox messaging --dev           Flask's development server
+  (b) waitress-1  python -m sandbox messaging                 waitress, one process
+  (c) waitress    python -m sandbox messaging --workers W     the classroom server: W
+                                                              waitress processes, as in
+                                                              the class command
+  (d) hello       benchmarks/hello_wsgi.py --workers W        a WSGI hello-world on the
+                                                              same W processes: the ceiling
 
 Two operations: reading an inbox (GET /api/v1/users/<id>/messages, a page of
 20) and sending a message (POST /api/v1/users/<id>/messages). The hello-world
@@ -47,7 +50,7 @@ sys.path.insert(0, str(ROOT))  # find `sandbox` without installing the course
 
 from sandbox import launch  # noqa: E402
 from sandbox.launcher import ANNOUNCEMENT  # noqa: E402
-from sandbox.messaging import db  # noqa: E402
+from sandbox.messaging import CLASS_WORKERS, db  # noqa: E402
 
 USERS = 100  # accounts, one per client (at most)
 INBOX_SIZE = 25  # messages in each inbox before the benchmark: more than one page
@@ -72,9 +75,10 @@ def prepare_database(path: Path) -> list[tuple[int, str]]:
 class Hello:
     """benchmarks/hello_wsgi.py, started like sandbox.launch() starts a server."""
 
-    def __init__(self):
+    def __init__(self, workers: int):
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "hello_wsgi.py"), "--port", "0", "--watch-parent"],
+            [sys.executable, str(ROOT / "benchmarks" / "hello_wsgi.py"), "--port", "0", "--workers", str(workers),
+             "--watch-parent"],
             # stderr: waitress's "Task queue depth" warnings when clients wait, not wanted here
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
@@ -153,6 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per run (default: 3)")
     parser.add_argument("--clients", default="1,20,100", help="numbers of concurrent clients (default: 1,20,100)")
+    parser.add_argument("--workers", type=int, default=CLASS_WORKERS,
+                        help=f"processes of the classroom server and of the hello-world (default: {CLASS_WORKERS})")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
     if max(levels) > USERS:
@@ -170,16 +176,18 @@ def main() -> None:
         template = Path(folder) / "template.sqlite3"
         accounts = prepare_database(template)
 
-        def messaging(dev: bool):
-            database = Path(folder) / f"{'dev' if dev else 'waitress'}.sqlite3"
-            shutil.copy(template, database)  # both servers start from the same data
-            return launch("messaging", replace=False, db=database, dev=dev, rate_limit="off", quiet=True)
+        def messaging(name: str, **options):
+            database = Path(folder) / f"{name}.sqlite3"
+            shutil.copy(template, database)  # every server starts from the same data
+            return launch("messaging", replace=False, db=database, rate_limit="off", quiet=True, **options)
 
         servers = [
-            ("flask-dev", lambda: messaging(dev=True)),
-            ("waitress", lambda: messaging(dev=False)),
-            ("hello", Hello),
+            ("flask-dev", lambda: messaging("flask-dev", dev=True)),
+            ("waitress-1", lambda: messaging("waitress-1")),
+            ("waitress", lambda: messaging("waitress", workers=args.workers)),
+            ("hello", lambda: Hello(args.workers)),
         ]
+        print(f"waitress and hello: {args.workers} processes (--workers {args.workers})\n")
         header = f"{'server':<10} {'operation':<13} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
         print(header)
         print("-" * len(header))
@@ -198,15 +206,16 @@ def main() -> None:
                 server.stop()
 
     top = max(levels)
-    print(f"\nmessaging (waitress) / hello-world (waitress), requests per second at {top} clients:")
+    print(f"\nmessaging / hello-world, both on {args.workers} waitress processes, requests per second at {top} clients:")
     for operation in operations:
         ratio = table["waitress", operation, top]["rps"] / table["hello", operation, top]["rps"]
         errors = sum(table[name, operation, top]["errors"] for name in ("waitress", "hello"))
         print(f"  {operation:<13} {ratio:.2f}   (target: at least 0.50, with no error; errors: {errors})")
-    print(f"\nmessaging: waitress / Flask's development server at {top} clients:")
-    for operation in operations:
-        ratio = table["waitress", operation, top]["rps"] / table["flask-dev", operation, top]["rps"]
-        print(f"  {operation:<13} {ratio:.2f}")
+    for other in ("flask-dev", "waitress-1"):
+        print(f"\nmessaging: waitress ({args.workers} processes) / {other} at {top} clients:")
+        for operation in operations:
+            ratio = table["waitress", operation, top]["rps"] / table[other, operation, top]["rps"]
+            print(f"  {operation:<13} {ratio:.2f}")
 
 
 if __name__ == "__main__":

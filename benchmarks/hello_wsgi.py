@@ -1,6 +1,6 @@
 """The smallest WSGI application, served like the messaging server: the benchmark's ceiling.
 
-    python benchmarks/hello_wsgi.py [--port P]
+    python benchmarks/hello_wsgi.py [--port P] [--workers N]
 
 Whatever the request, it answers 200 with a short JSON body and does no other
 work, on waitress with the same options as ``python -m sandbox messaging``.
@@ -28,10 +28,17 @@ def app(environ, start_response):
     return [BODY]
 
 
+def make_app():
+    """The application, for each process of --workers (see common.serve_wsgi_workers)."""
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, "A WSGI hello-world on waitress, for benchmarks.")
+    parser.add_argument("--workers", type=common.positive_integer, default=1, metavar="N",
+                        help="processes that serve requests, as in python -m sandbox messaging (default: 1)")
     args = common.parse_args(parser, argv)
-    common.serve_wsgi(NAME, app, args.host, args.port, **WAITRESS_OPTIONS)
+    common.serve_wsgi_workers(NAME, app, make_app, args.host, args.port, args.workers, **WAITRESS_OPTIONS)
 
 
 if __name__ == "__main__":
