@@ -57,7 +57,7 @@ def kill_hard(server) -> None:
 def test_help_lists_the_options_and_limits():
     result = subprocess.run([sys.executable, "-m", "sandbox", "messaging", "--help"],
                             capture_output=True, text=True, timeout=30, check=True)
-    for text in ("--db", "--users", "--tokens-out", "--no-registration", "--rate-limit", "--dev",
+    for text in ("--db", "--users", "--tokens-out", "--no-registration", "--rate-limit", "--workers", "--dev",
                  "64 KiB", "2000 characters", "?limit=1 to 100"):
         assert text in result.stdout
 

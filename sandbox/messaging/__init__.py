@@ -44,10 +44,12 @@ DEFAULT_RATE_LIMIT = "20/second"
 CLASS_WORKERS = 4  # the --workers of the class command above
 
 # How waitress serves.
-# threads: requests run at once. With waitress's default of 4, a burst of 100
-# clients with open connections stalled it (27 requests/s, p50 1 s, measured
-# with benchmarks/bench_messaging.py); 16 threads served them at ~700/s. More
-# threads do not make one request faster: Python runs one thread at a time.
+# threads: requests run at once, in each process. With waitress's default of
+# 4, a burst of 100 clients with open connections stalled it (27 requests/s,
+# p50 1 s, measured with benchmarks/bench_messaging.py); 16 threads served them
+# at ~700/s. More threads do not make one request faster: a process runs one
+# thread's Python at a time. More processes do (--workers): 4 of them read
+# ~2,700 inboxes a second on a laptop with 2 processors.
 # connection_limit: a class of 30, each with a browser (up to 6 connections)
 # and a Python session, stays well within it, and it stays below what
 # select() handles on Windows (512). max_request_body_size: waitress refuses
