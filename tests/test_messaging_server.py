@@ -251,10 +251,14 @@ def test_a_bad_rate_limit_stops_the_server_with_a_reason():
 
 
 @pytest.mark.slow
-def test_acknowledged_messages_survive_kill_9(tmp_path):
-    """Every message answered 201 is in the database after kill -9 and a restart."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_acknowledged_messages_survive_kill_9(tmp_path, workers):
+    """Every message answered 201 is in the database after kill -9 and a restart.
+
+    With --workers 2, kill -9 hits the first process; the other one stops at once.
+    """
     database = tmp_path / "durable.sqlite3"
-    server = launch("messaging", replace=False, db=database, rate_limit="off", quiet=True)
+    server = launch("messaging", replace=False, db=database, rate_limit="off", quiet=True, workers=workers)
     recipient, recipient_token = register(server.url, "Inbox")
     senders = [register(server.url, f"Sender {i}")[1] for i in range(4)]
     acknowledged: dict[int, str] = {}  # message id -> text, for every 201
