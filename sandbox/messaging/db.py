@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from os import PathLike
 
@@ -57,8 +57,8 @@ FROM messages AS m JOIN users AS s ON s.id = m.sender_id"""
 
 def connect(path: str | PathLike) -> sqlite3.Connection:
     """A new connection; the server opens one per thread (see app.database())."""
-    # timeout: when another thread is writing, wait up to 10 s for its commit
-    # instead of failing at once with "database is locked".
+    # timeout: when another thread (or process) is writing, wait up to 10 s for
+    # its commit instead of failing at once with "database is locked".
     # isolation_level=None: autocommit. Python's default instead starts a
     # transaction before the first INSERT and commits it at ``with conn:``'s
     # end: two calls, and between them this thread must wait for its turn to
@@ -66,7 +66,7 @@ def connect(path: str | PathLike) -> sqlite3.Connection:
     # that want to write meanwhile sleep in SQLite's waiting loop, longer at
     # each try (1, 2, 5 ... 100 ms). With 100 clients sending at once that made
     # about 100 messages a second; with each write a single statement, done
-    # and committed inside SQLite, about 800 (benchmarks/bench_messaging.py).
+    # and committed inside SQLite, about 900 (benchmarks/bench_messaging.py).
     conn = sqlite3.connect(path, timeout=10, isolation_level=None)
     conn.row_factory = sqlite3.Row  # rows by column name: row["text"]
     conn.execute("PRAGMA foreign_keys = ON")  # off by default, for each new connection
