@@ -124,6 +124,8 @@ def test_deck_shows_every_slide_offline(decks, browser, notebook):
                 problems.append(f"{where}: the deck has slide {shown['h'] + 1}.{shown['v'] + 1} there")
             if not shown["present"]:
                 problems.append(f"{where}: not shown")
+            if shown["height"] > 720:  # with its outputs: a long traceback, say
+                problems.append(f"{where}: {shown['height']} px high, taller than the 1280x720 screen")
             if [normalized_text(h) for h in shown["headings"]] != [normalized_text(h) for h in expected["headings"]]:
                 problems.append(f"{where}: headings {shown['headings']}, expected {expected['headings']}")
         assert problems == [], f"{deck.name}:\n" + "\n".join(problems)
