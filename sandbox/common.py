@@ -59,7 +59,10 @@ def port_number(text: str) -> int:
 
 def positive_integer(text: str) -> int:
     """argparse type: a whole number, 1 or more."""
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"{number} is less than 1")
     return number

@@ -10,6 +10,7 @@ import csv
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,9 +163,14 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_error(tmp_path):
     assert "listening on" not in result.stdout  # never announced
 
 
-def test_workers_need_waitress():
-    with pytest.raises(SandboxError, match="--workers needs waitress"):
-        launch("messaging", replace=False, dev=True, workers=2)
+@pytest.mark.parametrize("options, words", [
+    ({"workers": 0}, "--workers: 0 is less than 1"),
+    ({"workers": "two"}, "--workers: 'two' is not a whole number"),
+    ({"workers": 2, "dev": True}, "--workers needs waitress: leave out --dev"),
+])
+def test_bad_workers_stop_the_server_with_a_reason(options, words):
+    with pytest.raises(SandboxError, match=re.escape(words)):
+        launch("messaging", replace=False, **options)
 
 
 def test_a_burst_of_sends_from_many_clients_is_all_stored(tmp_path):
