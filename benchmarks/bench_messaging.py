@@ -48,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # find `sandbox` without installing the course
 
-from sandbox import launch  # noqa: E402
+from sandbox import common, launch  # noqa: E402
 from sandbox.launcher import ANNOUNCEMENT  # noqa: E402
 from sandbox.messaging import CLASS_WORKERS, db  # noqa: E402
 
@@ -157,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per run (default: 3)")
     parser.add_argument("--clients", default="1,20,100", help="numbers of concurrent clients (default: 1,20,100)")
-    parser.add_argument("--workers", type=int, default=CLASS_WORKERS,
+    parser.add_argument("--workers", type=common.positive_integer, default=CLASS_WORKERS,
                         help=f"processes of the classroom server and of the hello-world (default: {CLASS_WORKERS})")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
