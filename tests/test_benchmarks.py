@@ -1,0 +1,48 @@
+"""The benchmarks run, and every request they send is answered.
+
+They print figures and no verdict; the figures themselves depend on the
+machine, so these tests check only that each run completes without an error
+(a failed connection, or a status other than the one expected).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*command: str) -> str:
+    result = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_messaging_benchmark_runs_every_server_without_errors():
+    output = run("benchmarks/bench_messaging.py", "--seconds", "0.3", "--clients", "1,3", "--workers", "2")
+    rows = re.findall(r"^(flask-dev|waitress-1|waitress|hello) +(read inbox|send message) +(\d+) +(\d+) +\S+ +\S+ +(\d+)$",
+                      output, flags=re.MULTILINE)
+    assert {(server, operation, int(clients)) for server, operation, clients, *_ in rows} == {
+        (server, operation, clients)
+        for server in ("flask-dev", "waitress-1", "waitress", "hello")
+        for operation in ("read inbox", "send message")
+        for clients in (1, 3)
+    }
+    assert all(int(per_second) > 0 for *_, per_second, _ in rows), "a run answered no request"
+    assert all(errors == "0" for *_, errors in rows), output
+    assert "both on 2 waitress processes" in output
+    assert re.search(r"^  send message +\d+\.\d\d +\(target: at least 0\.50", output, flags=re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_the_sandbox_benchmark_runs_without_errors():
+    output = run("-m", "sandbox.bench", "--launches", "2", "--seconds", "0.3", "--servers", "echo")
+    assert re.search(r"^launch\('echo'\) +\d+ ms", output, flags=re.MULTILINE)
+    rows = re.findall(r"^(echo \(64 bytes\)|contacts \(get\)) +(\d+) +([\d,]+) +(\d+)$", output, flags=re.MULTILINE)
+    assert len(rows) == 4 and all(errors == "0" for *_, errors in rows), output
