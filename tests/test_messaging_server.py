@@ -142,6 +142,7 @@ def test_workers_stop_with_the_server_even_when_it_is_killed(tmp_path):
     server = launch("messaging", replace=False, workers=2, quiet=True)
     workers = [psutil.Process(pid) for pid in worker_pids(server)]
     kill_hard(server)  # no clean-up runs in the first process: the workers notice it is gone
+    alive = workers
     try:
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive, f"workers left running: {alive}"
