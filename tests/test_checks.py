@@ -21,7 +21,8 @@ from urllib3.util import Retry
 
 from checks import core
 from checks import ch02, ch03, ch04, ch05, ch06
-from checks.core import FAILED, NOT_DONE, PASSED, CheckError, Result
+from checks_fixtures import stub, verdict
+from checks.core import FAILED, NOT_DONE, PASSED, CheckError
 from sandbox import launch
 
 
@@ -53,17 +54,6 @@ def httpbin():
 def rnd():
     with launch("random", replace=False) as server:
         yield server
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("TODO: write your code here")
-
-
-def verdict(result: Result, status: str, *fragments: str) -> None:
-    """The result has this status, and its printed text contains every fragment."""
-    assert result.status == status, str(result)
-    for fragment in fragments:
-        assert fragment in str(result), f"{fragment!r} not in:\n{result}"
 
 
 # --- core ---------------------------------------------------------------------

@@ -29,7 +29,8 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from checks import capstone_messaging as cm
 from checks import ch07, ch08, ch09, ch10, core
-from checks.core import FAILED, NOT_DONE, PASSED, Result
+from checks_fixtures import stub, verdict
+from checks.core import FAILED, NOT_DONE, PASSED
 from checks.helpers import Remote
 from sandbox import launch
 
@@ -38,17 +39,6 @@ from sandbox import launch
 def student_mode(monkeypatch):
     """The checkers as a student runs them: never raising (make test sets strict mode)."""
     monkeypatch.delenv(core.ENV, raising=False)
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("TODO: write your code here")
-
-
-def verdict(result: Result, status: str, *fragments: str) -> None:
-    """The result has this status, and its printed text contains every fragment."""
-    assert result.status == status, str(result)
-    for fragment in fragments:
-        assert fragment in str(result), f"{fragment!r} not in:\n{result}"
 
 
 # --- 07 -----------------------------------------------------------------------
