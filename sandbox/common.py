@@ -131,9 +131,14 @@ def bind(server_class, host: str, port: int, handler):
     return Server((host, port), handler)
 
 
-def url_of(scheme: str, host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as it is written in a URL or a bind address: ``[::1]:8000`` for IPv6."""
     shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}"
+    return f"{shown}:{port}"
+
+
+def url_of(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://{host_port(host, port)}"
 
 
 def announce(name: str, scheme: str, host: str, port: int) -> None:
@@ -168,7 +173,7 @@ def log(message: str) -> None:
 
 def peer(address) -> str:
     host, port = address[:2]
-    return url_of("", host, port).removeprefix("://")
+    return host_port(host, port)
 
 
 def serve(name: str, server, scheme: str) -> None:
