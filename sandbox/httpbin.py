@@ -14,10 +14,11 @@ httpbin.org does exactly that, but no notebook may need the internet, and the
 recent Pythons. So here is a small Flask app with the endpoints the course
 uses and the same response shapes, served by waitress.
 
-On purpose, bad input is a 400 JSON error where httpbin.org caps or ignores it
-(/delay/60, /bytes/999999, an invalid JSON body): a student sees the mistake.
-Requests too malformed to reach Flask (a garbled request line) get waitress's
-own plain-text 400.
+Every error is JSON, as on every Flask server of the sandbox (web.py):
+{"status": 404, "error": "Not Found", "message": "..."}. On purpose, bad input
+is a 400 where httpbin.org caps or ignores it (/delay/60, /bytes/999999, an
+invalid JSON body): a student sees the mistake. Requests too malformed to
+reach Flask (a garbled request line) get waitress's own plain-text 400.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ import json
 import random
 import re
 import time
-from http import HTTPStatus
 
-from flask import Flask, Response, abort, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, Unauthorized
 
-from . import common
+from . import common, web
 
 NAME = "httpbin"
 DESCRIPTION = "Local stand-in for httpbin.org: describes the request it received (Flask)."
@@ -50,6 +50,13 @@ LIMITS = f"""limits:
                     (httpbin.org answers "json": null instead); an empty body is null
   simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
 """
+DEFAULTS = {
+    # Flask refuses larger bodies with a 413 as soon as the view reads them.
+    "MAX_CONTENT_LENGTH": MAX_BODY,
+    "MAX_FORM_MEMORY_SIZE": MAX_FORM_FIELD,
+}
+# How to authenticate, with a 401 (a browser then asks for a user name and a password).
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="httpbin"'}
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]  # Flask adds HEAD and OPTIONS
 COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a "token" in HTTP's grammar
 SAMPLE_JSON = {"slideshow": {
@@ -68,9 +75,18 @@ SAMPLE_HTML = """<!DOCTYPE html>
 </html>
 """
 
+views = Blueprint("httpbin", __name__)
 
-def error_body(status: int, message: str) -> dict:
-    return {"status": status, "error": HTTPStatus(status).phrase, "message": message}
+
+def create_app(config: dict | None = None) -> Flask:
+    """The application; ``config`` overrides DEFAULTS (above) and any Flask setting."""
+    app = Flask(__name__, static_folder=None)  # no /static/ route: this app serves no files
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(config or {})
+    app.json.sort_keys = False  # keys in the order written, not sorted
+    app.register_blueprint(views)
+    web.init_app(app, explain)  # every error in JSON, and a log line per request
+    return app
 
 
 def number(text: str, what: str, low, high, kind: type = int):
@@ -128,129 +144,120 @@ def describe(with_body: bool = False) -> dict:
     return info
 
 
-def create_app() -> Flask:
-    app = Flask(__name__, static_folder=None)  # no /static/ route: this app serves no files
-    # Flask refuses larger bodies with a 413 as soon as the endpoint reads them.
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_FORM_FIELD
-    app.json.sort_keys = False  # keys in the order written: "status" first in an error
+@views.get("/")
+def index():
+    return {"endpoints": sorted(rule.rule for rule in current_app.url_map.iter_rules())}
 
-    @app.get("/")
-    def index():
-        return {"endpoints": sorted(rule.rule for rule in app.url_map.iter_rules())}
 
-    @app.get("/get")
-    def get():
-        return describe()
+@views.get("/get")
+def get():
+    return describe()
 
-    @app.post("/post")
-    @app.put("/put")
-    @app.patch("/patch")
-    @app.delete("/delete")
-    def with_body():
-        return describe(with_body=True)
 
-    @app.route("/anything", methods=ANY_METHOD)
-    @app.route("/anything/<path:rest>", methods=ANY_METHOD)
-    def anything(rest: str = ""):
-        return {**describe(with_body=True), "method": request.method}
+@views.post("/post")
+@views.put("/put")
+@views.patch("/patch")
+@views.delete("/delete")
+def with_body():
+    return describe(with_body=True)
 
-    @app.route("/status/<code>", methods=ANY_METHOD)
-    def status(code: str):
-        code = number(code, "the status code", 200, 599)
-        if 300 <= code < 400:
-            return empty(code, {"Location": "/get"})
-        if code == 401:
-            return empty(code, {"WWW-Authenticate": 'Basic realm="httpbin"'})
-        return empty(code)
 
-    @app.get("/headers")
-    def headers():
-        return {"headers": dict(request.headers)}
+@views.route("/anything", methods=ANY_METHOD)
+@views.route("/anything/<path:rest>", methods=ANY_METHOD)
+def anything(rest: str = ""):
+    return {**describe(with_body=True), "method": request.method}
 
-    @app.get("/ip")
-    def ip():
-        return {"origin": request.remote_addr}
 
-    @app.get("/user-agent")
-    def user_agent():
-        return {"user-agent": request.headers.get("User-Agent")}
+@views.route("/status/<code>", methods=ANY_METHOD)
+def status(code: str):
+    code = number(code, "the status code", 200, 599)
+    if 300 <= code < 400:
+        return empty(code, {"Location": "/get"})
+    if code == 401:
+        return empty(code, CHALLENGE)
+    return empty(code)
 
-    @app.get("/delay/<seconds>")
-    def delay(seconds: str):
-        time.sleep(number(seconds, "the delay in seconds", 0, MAX_DELAY, float))  # holds one of the threads
-        return describe()
 
-    @app.get("/cookies")
-    def cookies():
-        return {"cookies": request.cookies.to_dict()}
+@views.get("/headers")
+def headers():
+    return {"headers": dict(request.headers)}
 
-    @app.get("/cookies/set")
-    def set_cookies():  # /cookies/set?name=value&other=value
-        response = empty(302, {"Location": "/cookies"})
-        for name, value in request.args.items():
-            response.set_cookie(cookie_name(name), value)  # Path=/ : the client sends it back on every request here
-        return response
 
-    @app.get("/cookies/delete")
-    def delete_cookies():  # /cookies/delete?name&other
-        response = empty(302, {"Location": "/cookies"})
-        for name in request.args:
-            response.delete_cookie(cookie_name(name))  # the same cookie, already expired: the client drops it
-        return response
+@views.get("/ip")
+def ip():
+    return {"origin": request.remote_addr}
 
-    @app.get("/basic-auth/<user>/<passwd>")
-    def basic_auth(user: str, passwd: str):
-        auth = request.authorization  # from the header "Authorization: Basic base64(user:passwd)"
-        if auth and auth.type == "basic" and auth.username == user and auth.password == passwd:
-            return {"authenticated": True, "user": user}
-        message = ("wrong user name or password" if auth else
-                   f"send user {user!r} and the password from the URL with HTTP Basic authentication")
-        # The WWW-Authenticate header tells the client (a browser asks the user) how to authenticate.
-        return jsonify(error_body(401, message)), 401, {"WWW-Authenticate": 'Basic realm="httpbin"'}
 
-    @app.get("/bytes/<n>")
-    def random_bytes(n: str):
-        size = number(n, "the number of bytes", 0, MAX_BYTES)
-        seed = request.args.get("seed")
-        generator = random.Random(None if seed is None else number(seed, "seed", 0, 10**15))
-        return Response(generator.randbytes(size), mimetype="application/octet-stream")
+@views.get("/user-agent")
+def user_agent():
+    return {"user-agent": request.headers.get("User-Agent")}
 
-    @app.get("/json")
-    def sample_json():
-        return SAMPLE_JSON
 
-    @app.get("/html")
-    def sample_html():
-        return Response(SAMPLE_HTML, mimetype="text/html")
+@views.get("/delay/<seconds>")
+def delay(seconds: str):
+    time.sleep(number(seconds, "the delay in seconds", 0, MAX_DELAY, float))  # holds one of the threads
+    return describe()
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        """Every HTTP error (400, 404, 405, 413...) as JSON rather than Flask's HTML page."""
-        message = error.description
-        if error.code == 404:
-            message = f"there is nothing at {request.path}; GET / lists the endpoints"
-        elif error.code == 405:
-            message = f"{request.method} is not allowed on {request.path}; use {', '.join(error.valid_methods)}"
-        elif error.code == 413:
-            message = (f"the request body is too large: at most {MAX_BODY:_} bytes (10 MiB), "
-                       f"and {MAX_FORM_FIELD:_} bytes per multipart form field that is not a file")
-        headers = {k: v for k, v in error.get_headers() if k != "Content-Type"}  # e.g. Allow for 405
-        return jsonify(error_body(error.code, message)), error.code, headers
 
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception):
-        """A bug, not bad input: log the traceback, answer a JSON 500."""
-        app.logger.exception("unexpected error on %s %s", request.method, request.full_path)
-        return jsonify(error_body(500, "unexpected error in the server; its log has the details")), 500
+@views.get("/cookies")
+def cookies():
+    return {"cookies": request.cookies.to_dict()}
 
-    @app.after_request
-    def log_request(response: Response) -> Response:
-        client = common.peer((request.remote_addr, request.environ.get("REMOTE_PORT", "?")))
-        common.log(f"{client} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
-        return response
 
-    return app
+@views.get("/cookies/set")
+def set_cookies():  # /cookies/set?name=value&other=value
+    response = empty(302, {"Location": "/cookies"})
+    for name, value in request.args.items():
+        response.set_cookie(cookie_name(name), value)  # Path=/ : the client sends it back on every request here
+    return response
+
+
+@views.get("/cookies/delete")
+def delete_cookies():  # /cookies/delete?name&other
+    response = empty(302, {"Location": "/cookies"})
+    for name in request.args:
+        response.delete_cookie(cookie_name(name))  # the same cookie, already expired: the client drops it
+    return response
+
+
+@views.get("/basic-auth/<user>/<passwd>")
+def basic_auth(user: str, passwd: str):
+    auth = request.authorization  # from the header "Authorization: Basic base64(user:passwd)"
+    if auth and auth.type == "basic" and auth.username == user and auth.password == passwd:
+        return {"authenticated": True, "user": user}
+    message = ("wrong user name or password" if auth else
+               f"send user {user!r} and the password from the URL with HTTP Basic authentication")
+    return web.error_response(Unauthorized(message)), CHALLENGE
+
+
+@views.get("/bytes/<n>")
+def random_bytes(n: str):
+    size = number(n, "the number of bytes", 0, MAX_BYTES)
+    seed = request.args.get("seed")
+    generator = random.Random(None if seed is None else number(seed, "seed", 0, 10**15))
+    return Response(generator.randbytes(size), mimetype="application/octet-stream")
+
+
+@views.get("/json")
+def sample_json():
+    return SAMPLE_JSON
+
+
+@views.get("/html")
+def sample_html():
+    return Response(SAMPLE_HTML, mimetype="text/html")
+
+
+def explain(error: HTTPException) -> str | None:
+    """httpbin's own message for the errors whose default text is vague (see web.py)."""
+    if isinstance(error, NotFound) and request.url_rule is None:  # no route matched
+        return f"there is nothing at {request.path}; GET / lists the endpoints"
+    if isinstance(error, MethodNotAllowed):
+        return f"{request.method} is not allowed on {request.path}; use {', '.join(error.valid_methods)}"
+    if isinstance(error, RequestEntityTooLarge):
+        return (f"the request body is too large: at most {MAX_BODY:_} bytes (10 MiB), "
+                f"and {MAX_FORM_FIELD:_} bytes per multipart form field that is not a file")
+    return None  # the error's own text: ours, from abort(), says enough
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -268,7 +268,7 @@ def test_unexpected_exception_is_a_logged_json_500(caplog):
         response = app.test_client().get("/boom")
     assert response.status_code == 500 and response.content_type == "application/json"
     assert response.get_json() == {"status": 500, "error": "Internal Server Error",
-                                   "message": "unexpected error in the server; its log has the details"}
+                                   "message": "The server failed to answer this request; the details are in its log."}
     assert "ZeroDivisionError" in caplog.text
 
 

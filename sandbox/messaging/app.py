@@ -37,15 +37,14 @@ from flask_limiter.util import get_remote_address
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import (
-    Conflict, Forbidden, HTTPException, InternalServerError, MethodNotAllowed, NotFound,
-    RequestEntityTooLarge, Unauthorized,
+    Conflict, Forbidden, HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, Unauthorized,
 )
 
-from .. import common
+from .. import web
 from . import db, openapi
 from .validation import (
     BODY_MAX, ID_MAX, NAME_MAX, PAGE_DEFAULT, PAGE_MAX, STATUS_MAX, TEXT_MAX,
-    ValidationFailed, bool_arg, boolean, fields, int_arg, json_body, string,
+    bool_arg, boolean, fields, int_arg, json_body, string,
 )
 
 DEFAULTS = {
@@ -79,8 +78,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_url_rule("/", "web_client", web_client)
     # One JSON shape for every error, whoever raises it: our views, Flask's
     # routing (404, 405), its body size limit (413), Flask-Limiter (429).
-    app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(Exception, unexpected_error)
+    # The log never shows the Authorization header: tokens are secrets.
+    web.init_app(app, explain, log_requests=app.config["LOG_REQUESTS"])
     app.after_request(finish)
 
     # CORS: let pages from any origin (a student's own HTML file included) call
@@ -303,27 +302,11 @@ def finish(response):
     if response.status_code != 429:
         # Flask-Limiter sends Retry-After with every answer; it means something only with a 429.
         response.headers.pop("Retry-After", None)
-    if current_app.config["LOG_REQUESTS"]:
-        # Never log the Authorization header: tokens are secrets.
-        common.log(f"{request.remote_addr} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
     return response
 
 
-def http_error(error: HTTPException):
-    """Any HTTP error, as {"status": 404, "error": "Not Found", "message": "..."}."""
-    body = {"status": error.code, "error": error.name, "message": explain(error)}
-    if isinstance(error, ValidationFailed):
-        body["details"] = error.details
-    response = current_app.json.response(body)  # the same JSON as every other answer
-    response.status_code = error.code
-    for name, value in error.get_headers():  # such as Allow (405) and WWW-Authenticate (401)
-        if name != "Content-Type":
-            response.headers.add(name, value)
-    return response
-
-
-def explain(error: HTTPException) -> str:
-    """A message for a person, for the errors whose default text is vague."""
+def explain(error: HTTPException) -> str | None:
+    """A message for a person, for the errors whose default text is vague (see web.py)."""
     where = f"{request.method} {request.path}"
     if isinstance(error, NotFound) and request.url_rule is None:  # no route matched
         return f"There is no {where}: the API's URLs start with /api/v1/ and are listed at /api/v1/docs."
@@ -334,10 +317,4 @@ def explain(error: HTTPException) -> str:
     if isinstance(error, RateLimitExceeded):
         return (f"Too many requests: this server allows {error.description} per client address. "
                 "Wait for the number of seconds in the Retry-After header, then slow down.")
-    return error.description or error.name
-
-
-def unexpected_error(error: Exception):
-    """A bug: log it with its traceback, and still answer in JSON."""
-    current_app.logger.exception("unexpected error in %s %s", request.method, request.path)
-    return http_error(InternalServerError("The server failed to answer this request; the details are in its log."))
+    return None  # the error's own text: ours, from the views, says enough
