@@ -106,29 +106,35 @@ def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def bind(server_class, host: str, port: int, handler):
-    """Create a ``socketserver`` server listening on host:port.
+class SandboxServer:
+    """What every sandbox ``socketserver`` server shares. Put it first among the
+    bases, so that its settings win over the defaults of the ones after it::
 
-    Port 0 asks the operating system for a free port, so two servers (or two
-    students on one machine) never collide. The real port is then in
-    ``server.server_address[1]``.
+        class EchoServer(common.SandboxServer, socketserver.ThreadingTCPServer): ...
+
+    The constructor binds and listens at once. Port 0 asks the operating system
+    for a free port, so two servers (or two students on one machine) never
+    collide; the real port is then in ``server.server_address[1]``.
     """
 
-    class Server(server_class):
-        address_family = family_of(host)
-        # SO_REUSEADDR lets a restarted server bind its port again at once on
-        # Linux and macOS (old connections may linger in TIME_WAIT). On Windows
-        # the same flag lets a second program steal a port in use, so we leave
-        # it off there, as socket.create_server() does.
-        allow_reuse_address = os.name != "nt"
-        # A thread per client that does not keep the process alive on Ctrl-C.
-        daemon_threads = True
-        # Connections the OS queues until accept() takes them (listen backlog).
-        # socketserver's default of 5 makes a burst of clients (a whole class
-        # at once) wait for the OS to retry their connection, a second or more.
-        request_queue_size = 128
+    # Class attributes: the constructor reads the first and the last as it
+    # binds and listens, so setting them on a server afterwards does nothing.
 
-    return Server((host, port), handler)
+    # SO_REUSEADDR lets a restarted server bind its port again at once on
+    # Linux and macOS (old connections may linger in TIME_WAIT). On Windows
+    # the same flag lets a second program steal a port in use, so we leave
+    # it off there, as socket.create_server() does.
+    allow_reuse_address = os.name != "nt"
+    # A thread per client that does not keep the process alive on Ctrl-C.
+    daemon_threads = True
+    # Connections the OS queues until accept() takes them (listen backlog).
+    # socketserver's default of 5 makes a burst of clients (a whole class
+    # at once) wait for the OS to retry their connection, a second or more.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler) -> None:
+        self.address_family = family_of(address[0])  # IPv4 or IPv6: the socket is created below
+        super().__init__(address, handler)
 
 
 def host_port(host: str, port: int) -> str:
@@ -246,7 +252,7 @@ def serve_wsgi_workers(name: str, app, make_app, host: str, port: int, workers: 
 
     quiet_waitress()
     host = one_address(host)
-    # socket.create_server() also sets SO_REUSEADDR where it is safe (see bind()).
+    # socket.create_server() also sets SO_REUSEADDR where it is safe (see SandboxServer).
     listener = socket.create_server((host, port), family=family_of(host), backlog=1024)
     # "spawn" starts each process as a fresh Python, the same way on every
     # operating system (no fork). The listening socket is handed to each.

@@ -279,6 +279,15 @@ class ContactsHandler(socketserver.StreamRequestHandler):
             pass
 
 
+class ContactsServer(common.SandboxServer, socketserver.ThreadingTCPServer):
+    """Listens on ``address`` and serves each client with a ContactsHandler, in a thread of its own."""
+
+    def __init__(self, address: tuple[str, int], book: Book, idle_timeout: float):
+        super().__init__(address, ContactsHandler)
+        self.book = book  # one book, shared by every client's thread
+        self.idle_timeout = idle_timeout  # seconds; read by each ContactsHandler
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     parser.add_argument(
@@ -294,9 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         book = Book(args.data)
     except ValueError as e:  # never start (and later overwrite the file) with a book we could not read
         parser.error(f"{e}\nFix or move that file; it was left unchanged.")
-    server = common.bind(socketserver.ThreadingTCPServer, args.host, args.port, ContactsHandler)
-    server.book = book
-    server.idle_timeout = args.idle_timeout
+    server = ContactsServer((args.host, args.port), book, idle_timeout=args.idle_timeout)
     common.serve(NAME, server, "tcp")
 
 

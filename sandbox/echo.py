@@ -47,12 +47,19 @@ class EchoHandler(socketserver.BaseRequestHandler):
         common.log(f"{client} echoed {echoed} bytes, {ending}")
 
 
+class EchoServer(common.SandboxServer, socketserver.ThreadingTCPServer):
+    """Listens on ``address`` and serves each client with an EchoHandler, in a thread of its own."""
+
+    def __init__(self, address: tuple[str, int], idle_timeout: float):
+        super().__init__(address, EchoHandler)
+        self.idle_timeout = idle_timeout  # seconds; read by each EchoHandler
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     common.add_idle_timeout(parser, default=300)
     args = common.parse_args(parser, argv)
-    server = common.bind(socketserver.ThreadingTCPServer, args.host, args.port, EchoHandler)
-    server.idle_timeout = args.idle_timeout
+    server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout)
     common.serve(NAME, server, "tcp")
 
 

@@ -145,13 +145,17 @@ class RandomHandler(BaseHTTPRequestHandler):
     # A malformed request line still gets a status line and headers (with the
     # default, "HTTP/0.9", http.server would send the bare body).
     default_request_version = "HTTP/1.0"
-    # Seconds that each read from the client may wait (set by main()). Without
-    # it, a client that connects and sends nothing would hold its thread forever.
-    timeout = 60.0
     # Headers and body leave in two writes. With Nagle's algorithm on, the
     # system holds the second one until the client acknowledges the first,
     # and the client delays that acknowledgement: ~40 ms lost per request.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        # Seconds that each read from the client may wait: StreamRequestHandler's
+        # setup() gives self.timeout to the socket. Without it, a client that
+        # connects and sends nothing would hold its thread forever.
+        self.timeout = self.server.idle_timeout
+        super().setup()
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -215,12 +219,19 @@ class RandomHandler(BaseHTTPRequestHandler):
         common.log(f"{common.peer(self.client_address)} {format % args}")
 
 
+class RandomServer(common.SandboxServer, ThreadingHTTPServer):
+    """Listens on ``address`` and serves each connection with a RandomHandler, in a thread of its own."""
+
+    def __init__(self, address: tuple[str, int], idle_timeout: float):
+        super().__init__(address, RandomHandler)
+        self.idle_timeout = idle_timeout  # seconds; read by each RandomHandler
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     common.add_idle_timeout(parser, default=60)
     args = common.parse_args(parser, argv)
-    RandomHandler.timeout = args.idle_timeout
-    server = common.bind(ThreadingHTTPServer, args.host, args.port, RandomHandler)
+    server = RandomServer((args.host, args.port), idle_timeout=args.idle_timeout)
     common.serve(NAME, server, "http")
 
 
