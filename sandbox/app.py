@@ -79,7 +79,7 @@ def serve_gunicorn(application, host: str, port: int, workers: int) -> None:
 
     class Gunicorn(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", [common.url_of("", host, port).removeprefix("://")])
+            self.cfg.set("bind", [common.host_port(host, port)])
             self.cfg.set("workers", workers)
             self.cfg.set("when_ready", when_ready)
             self.cfg.set("loglevel", "warning")  # errors only: the other servers log nothing either
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="the Python file and the name of its application or factory (default: app)")
     parser.add_argument("--server", choices=["waitress", "gunicorn", "dev"], default="waitress",
                         help="which WSGI server runs the application (default: waitress)")
-    parser.add_argument("--workers", type=int, default=2, metavar="N",
+    parser.add_argument("--workers", type=common.positive_integer, default=2, metavar="N",
                         help="gunicorn only: how many worker processes (default: 2)")
     args = common.parse_args(parser, argv)
     if args.server == "gunicorn":
@@ -114,8 +114,6 @@ def main(argv: list[str] | None = None) -> None:
                          "which Windows cannot do); use --server waitress")
         if importlib.util.find_spec("gunicorn") is None:
             parser.error("gunicorn is not installed: pip install gunicorn")
-        if args.workers < 1:
-            parser.error("--workers must be 1 or more")
     application = load_app(args.app)
     if args.server == "gunicorn":
         serve_gunicorn(application, args.host, args.port, args.workers)
