@@ -25,9 +25,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
+import time
 
 from . import common
 
@@ -79,10 +79,22 @@ def free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def forward(stream) -> None:
-    """Copy the server's log lines to ours, until it exits."""
+def forward(stream, ready: threading.Event) -> None:
+    """Copy the server's log lines to ours until it exits; set ``ready`` at the line READY."""
     for line in stream:
         print(line, end="", flush=True)
+        if READY in line:
+            ready.set()
+
+
+def wait_until_ready(server: subprocess.Popen, reader: threading.Thread, ready: threading.Event) -> None:
+    """Return once the server is ready; SystemExit if it exits first, or is not ready after START_TIMEOUT."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.wait(timeout=0.1):
+        if not reader.is_alive():  # the log has ended, printed to the last line: the server has exited
+            raise SystemExit(f"postgres exited with code {server.wait()} before it was ready; its log is above")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"postgres was not ready after {START_TIMEOUT} s (START_TIMEOUT); its log is above")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,17 +125,15 @@ def main(argv: list[str] | None = None) -> None:
              "-c", "lc_messages=C"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", **user)
-        # The server logs "ready to accept connections" once it listens.
-        for line in server.stdout:
-            print(line, end="", flush=True)
-            if READY in line:
-                break
-        else:
-            raise SystemExit(f"postgres exited with code {server.wait()} before it was ready")
-        threading.Thread(target=forward, args=(server.stdout,), daemon=True).start()
+        # The server logs "ready to accept connections" once it listens. A
+        # thread reads its log, so that we can stop waiting after START_TIMEOUT
+        # (a read from a pipe cannot be given a timeout on every system).
+        ready = threading.Event()
+        reader = threading.Thread(target=forward, args=(server.stdout, ready), daemon=True)
+        reader.start()
+        wait_until_ready(server, reader, ready)
         common.announce(NAME, "postgresql", args.host, port)
-        print(f"connect to postgresql://postgres@{common.url_of('', args.host, port).removeprefix('://')}/postgres",
-              flush=True)
+        print(f"connect to postgresql://postgres@{common.host_port(args.host, port)}/postgres", flush=True)
         server.wait()
     except KeyboardInterrupt:
         pass

@@ -17,6 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -159,3 +160,67 @@ def test_connect_does_not_retry_a_mistake():
     with Records() as records, pytest.raises(psycopg.ProgrammingError):  # a misspelt option: waiting would not fix it
         contacts_service.connect(nobody_listens(), attempts=3, delay=10, conect_timeout=1)
     assert records == []
+
+
+# --- the sandbox server's start-up, with fake PostgreSQL programs (no PostgreSQL needed) ---
+
+FAKE_INITDB = "import sys; sys.exit(0)"
+FAKE_POSTGRES = """
+import json, os, sys, time
+json.dump({{"pid": os.getpid(), "data": sys.argv[sys.argv.index("-D") + 1]}}, open({record!r}, "w"))
+print("fake postgres: starting", flush=True)
+{then}
+"""
+NEVER_READY = """
+try:
+    time.sleep(30)  # never logs "ready to accept connections"
+except KeyboardInterrupt:  # SIGINT, as the sandbox server stops it
+    pass
+"""
+FAILS = 'print("FATAL: could not create any TCP/IP sockets", flush=True); sys.exit(1)'
+
+
+@pytest.fixture
+def fake_postgres(tmp_path, monkeypatch):
+    """Runs the sandbox server on fake initdb and postgres programs, with START_TIMEOUT = 1.
+
+    ``fake_postgres(then)`` returns the server's error message and what the
+    fake postgres recorded: its process id and its data folder.
+    """
+    if os.name == "nt":
+        pytest.skip("the fake PostgreSQL programs are scripts started by their #! line")
+    from sandbox import postgres
+
+    def program(name: str, code: str) -> str:
+        path = tmp_path / name
+        path.write_text(f"#!{sys.executable}\n{code}\n")
+        path.chmod(0o755)
+        return str(path)
+
+    def run(then: str) -> tuple[str, dict]:
+        record = tmp_path / "record.json"
+        programs = program("initdb", FAKE_INITDB), program("postgres", FAKE_POSTGRES.format(record=str(record), then=then))
+        monkeypatch.setattr(postgres, "find_programs", lambda: programs)
+        monkeypatch.setattr(postgres, "run_as", lambda: {})  # the tests may run as root: no other user
+        monkeypatch.setattr(postgres, "START_TIMEOUT", 1)
+        with pytest.raises(SystemExit) as stopped:
+            postgres.main([])
+        return str(stopped.value), json.loads(record.read_text())
+
+    return run
+
+
+def test_a_server_never_ready_is_stopped_after_the_start_timeout(fake_postgres, capsys):
+    message, started = fake_postgres(NEVER_READY)
+    assert message == "postgres was not ready after 1 s (START_TIMEOUT); its log is above"
+    log = capsys.readouterr().out
+    assert "fake postgres: starting" in log and log.rstrip().endswith("postgres stopped")
+    assert not psutil.pid_exists(started["pid"])  # stopped, and waited for
+    assert not Path(started["data"]).parent.exists()  # the temporary folder is deleted
+
+
+def test_a_server_that_exits_before_it_is_ready_is_reported_with_its_exit_code(fake_postgres, capsys):
+    message, started = fake_postgres(FAILS)
+    assert message == "postgres exited with code 1 before it was ready; its log is above"
+    assert "FATAL: could not create any TCP/IP sockets" in capsys.readouterr().out
+    assert not Path(started["data"]).parent.exists()
