@@ -89,17 +89,6 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def number(text: str, what: str, low, high, kind: type = int):
-    """``text`` (from the URL) as an int or a float between low and high, else a 400."""
-    try:
-        value = kind(text)
-    except ValueError:
-        abort(400, f"{what} must be {'an integer' if kind is int else 'a number'}, got {text!r}")
-    if not low <= value <= high:  # also false for nan
-        abort(400, f"{what} must be between {low:_} and {high:_}, got {text!r}")
-    return value
-
-
 def empty(status: int, headers: dict | None = None) -> Response:
     """A response without a body, hence without a Content-Type."""
     response = Response(status=status, headers=headers)
@@ -170,7 +159,7 @@ def anything(rest: str = ""):
 
 @views.route("/status/<code>", methods=ANY_METHOD)
 def status(code: str):
-    code = number(code, "the status code", 200, 599)
+    code = web.number(code, "the status code", 200, 599)
     if 300 <= code < 400:
         return empty(code, {"Location": "/get"})
     if code == 401:
@@ -195,7 +184,7 @@ def user_agent():
 
 @views.get("/delay/<seconds>")
 def delay(seconds: str):
-    time.sleep(number(seconds, "the delay in seconds", 0, MAX_DELAY, float))  # holds one of the threads
+    time.sleep(web.number(seconds, "the delay in seconds", 0, MAX_DELAY, float))  # holds one of the threads
     return describe()
 
 
@@ -232,9 +221,9 @@ def basic_auth(user: str, passwd: str):
 
 @views.get("/bytes/<n>")
 def random_bytes(n: str):
-    size = number(n, "the number of bytes", 0, MAX_BYTES)
+    size = web.number(n, "the number of bytes", 0, MAX_BYTES)
     seed = request.args.get("seed")
-    generator = random.Random(None if seed is None else number(seed, "seed", 0, 10**15))
+    generator = random.Random(None if seed is None else web.number(seed, "seed", 0, 10**15))
     return Response(generator.randbytes(size), mimetype="application/octet-stream")
 
 

@@ -1,5 +1,5 @@
 """What every Flask server of the sandbox shares: one JSON shape for every
-error, and one log line per request.
+error, one log line per request, and numbers read from a URL.
 
     web.init_app(app, explain)  # in create_app(); explain(error) may word a message of its own
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import common
@@ -37,7 +37,7 @@ def init_app(app: Flask, explain: Explain | None = None, log_requests: bool = Tr
     """
     app.extensions["web.explain"] = explain or (lambda error: None)
     app.register_error_handler(HTTPException, error_response)
-    app.register_error_handler(Exception, unexpected_error)  # HTTPException is the closer match for those
+    app.register_error_handler(Exception, unexpected_error)  # the rest: Flask picks the closest class
     if log_requests:
         app.after_request(log_request)
 
@@ -74,3 +74,14 @@ def log_request(response: Response) -> Response:
     """
     common.log(f"{client()} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
     return response
+
+
+def number(text: str, what: str, low, high, kind: type = int):
+    """``text`` (from the URL or the query string) as an int or a float between low and high, else a 400."""
+    try:
+        value = kind(text)
+    except ValueError:
+        abort(400, f"{what} must be {'an integer' if kind is int else 'a number'}, got {text!r}")
+    if not low <= value <= high:  # also false for nan
+        abort(400, f"{what} must be between {low:_} and {high:_}, got {text!r}")
+    return value

@@ -74,6 +74,15 @@ def closed_with(ws: ClientConnection, timeout: float = 5) -> tuple[int, str]:
         return closed.rcvd.code, closed.rcvd.reason
 
 
+def assert_json_error(response: requests.Response, status: int, reason: str, *words: str) -> None:
+    """The shape of every HTTP error of the sandbox (web.py): {"status", "error", "message"}."""
+    assert response.status_code == status and response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["status", "error", "message"] and body["status"] == status and body["error"] == reason
+    for word in words:
+        assert word in body["message"], body["message"]
+
+
 def test_echo_round_trip(server):
     with open_ws(server, "/ws/echo") as ws:
         for message in ["hello", "héllo ✓", b"\x00\x01\xff"]:
@@ -209,9 +218,9 @@ def test_history_keeps_the_last_messages():
         history = requests.get(f"{server.url}/api/history", timeout=5).json()
         assert [m["text"] for m in history] == ["m2", "m3", "m4"]
         assert [m["text"] for m in requests.get(f"{server.url}/api/history?limit=2", timeout=5).json()] == ["m3", "m4"]
-        for bad in ["0", "4", "many"]:
+        for bad, why in [("0", "between 1 and 3"), ("4", "between 1 and 3"), ("many", "an integer")]:
             r = requests.get(f"{server.url}/api/history", params={"limit": bad}, timeout=5)
-            assert r.status_code == 400 and r.json()["type"] == "error"
+            assert_json_error(r, 400, "Bad Request", "limit", why)
 
 
 def test_posted_messages_reach_websocket_clients_and_bad_posts_are_refused(server):
@@ -220,7 +229,7 @@ def test_posted_messages_reach_websocket_clients_and_bad_posts_are_refused(serve
         assert r.status_code == 201 and next_event(ada) == r.json()
         for body in [{"name": "", "text": "x"}, {"name": "Bob", "text": "x" * 4097}, {"name": "Bob"}, ["Bob"], None]:
             r = requests.post(f"{server.url}/api/messages", json=body, timeout=5)
-            assert r.status_code == 400 and r.json()["message"], body
+            assert_json_error(r, 400, "Bad Request")
 
 
 def test_long_poll_returns_as_soon_as_a_message_arrives(server):
@@ -250,8 +259,18 @@ def test_poll_timeout_is_bounded():
     with launch("chat", replace=False, max_poll=1) as server:
         for params in [{"timeout": 2}, {"timeout": -1}, {"timeout": "nan"}, {"since": "x"}]:
             r = requests.get(f"{server.url}/api/poll", params=params, timeout=5)
-            assert r.status_code == 400, params
+            assert_json_error(r, 400, "Bad Request", next(iter(params)))
         assert requests.get(f"{server.url}/api/poll", params={"timeout": 1}, timeout=5).json() == []
+
+
+def test_http_errors_are_json_and_logged(server):
+    assert_json_error(requests.get(f"{server.url}/nope", timeout=5), 404, "Not Found")
+    wrong = requests.delete(f"{server.url}/api/messages", timeout=5)
+    assert_json_error(wrong, 405, "Method Not Allowed")
+    assert wrong.headers["Allow"] == "POST, OPTIONS"
+    huge = requests.post(f"{server.url}/api/messages", json={"name": "Ada", "text": "x" * 70_000}, timeout=5)
+    assert_json_error(huge, 413, "Request Entity Too Large")
+    assert server.wait_for(" GET /nope 404") and server.wait_for(" DELETE /api/messages 405")
 
 
 def test_page_is_self_contained(server):
