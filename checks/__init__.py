@@ -24,7 +24,8 @@ One module per chapter: ``checks/chNN.py``; the capstone's are ``capstone_messag
 and ``capstone_web.py`` (``python -m checks.capstone_web``: its web client, in headless
 Chromium). To write a checker, see core.py
 (``checker``, ``call``, ``call_raising``, ``expect``, ``expect_equal``) and
-helpers.py (servers, socket pairs, a silent server, a flaky HTTP proxy).
+helpers.py (sandbox servers, socket pairs) and servers.py (a silent server,
+a flaky HTTP proxy, static files).
 """
 
 from .core import (

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .core import NOT_DONE, PASSED, Failure, NotDone, Result, checker, short
-from .helpers import static_server
+from .servers import static_server
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from .core import Failure, call, checker, expect_equal, short
-from .helpers import connected_pair, free_port, in_background, sandbox_server, send_in_pieces, silent_server
+from .helpers import connected_pair, free_port, in_background, sandbox_server, send_in_pieces
+from .servers import silent_server
 
 BIG = 64_000_000  # more than the buffers of both sides hold: sending it all before reading blocks
 SHUTDOWN_HINT = ("once everything is sent, say so with conn.shutdown(socket.SHUT_WR): the echo server closes "

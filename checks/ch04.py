@@ -13,7 +13,8 @@ import json
 import requests
 
 from .core import call, call_raising, checker, expect, expect_equal, short
-from .helpers import free_port, sandbox_server, silent_server
+from .helpers import free_port, sandbox_server
+from .servers import silent_server
 
 PAYLOAD = {"name": "Ada", "age": 36, "tags": ["math", "poetry"], "address": {"city": "London"}, "alive": False}
 

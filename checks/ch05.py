@@ -5,7 +5,7 @@
     check_retries(PatientRandomClient, ApiError, random)          step 3: retry 429 and 5xx, never a 400
 
 The client checks talk to the random server through a ``FlakyProxy`` (see
-helpers.py), which counts the requests that reach it and answers an error
+servers.py), which counts the requests that reach it and answers an error
 instead when the check asks it to.
 """
 
@@ -16,7 +16,8 @@ import copy
 import requests
 
 from .core import Failure, call, call_raising, checker, expect, expect_equal, plural, require, short
-from .helpers import FlakyProxy, sandbox_server
+from .helpers import sandbox_server
+from .servers import FlakyProxy
 
 API = "/api/random/"
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import MYST_HEADER
 from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, browser, build, css_urls,  # noqa: F401
                              is_remote, parse_html)
-from checks.helpers import static_server
+from checks.servers import static_server
 from publish.build import course_notebooks, sandbox_servers
 
 NOTEBOOKS = course_notebooks()
