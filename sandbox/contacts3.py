@@ -14,6 +14,11 @@ REST and GraphQL share the HTTP port (Flask, served by waitress); gRPC, which
 needs HTTP/2, has a port of its own (grpcio), announced by ``GET /``. The Python
 code for gRPC is generated from ``contacts3.proto`` at start-up, into a
 temporary folder (``compile_proto``): generated code is never committed.
+
+Each interface reports errors its own way: REST in the JSON of every Flask
+server of the sandbox (web.py), {"status": 404, "error": "Not Found",
+"message": ...}; GraphQL in the "errors" of its answer; gRPC as a status code
+(NOT_FOUND) and a message.
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import common
+from ariadne import ObjectType, QueryType, format_error, graphql_sync, make_executable_schema
+from flask import Blueprint, Flask, current_app, request
+from graphql import GraphQLError
+from werkzeug.exceptions import HTTPException, NotFound
+
+from . import common, web
 
 NAME = "contacts3"
 DESCRIPTION = "The same contacts served three ways: REST and GraphQL (Flask), and gRPC."
@@ -96,9 +106,6 @@ type Query {
 
 def graphql_schema():
     """The executable schema: the type definitions above, bound to resolvers."""
-    from ariadne import ObjectType, QueryType, make_executable_schema
-    from graphql import GraphQLError
-
     query = QueryType()
     query.set_field("contacts", lambda _, info, tag=None: select(tag))
     query.set_field("contact", lambda _, info, id: find(id))
@@ -119,45 +126,57 @@ def graphql_schema():
 # --------------------------------------------------------------------------- HTTP: REST and GraphQL
 
 
-def create_app(grpc_address: str = ""):
-    from ariadne import format_error, graphql_sync
-    from flask import Flask, jsonify, request
+DEFAULTS = {"GRPC_ADDRESS": ""}  # where gRPC listens, for GET / (main() sets it)
 
-    app = Flask(__name__)
-    schema = graphql_schema()
+views = Blueprint("contacts3", __name__)
 
-    @app.get("/")
-    def index():
-        return jsonify(rest="/api/contacts", graphql="/graphql", grpc=grpc_address)
 
-    @app.get("/api/contacts")
-    def list_contacts():
-        return jsonify(select(request.args.get("tag")))
-
-    @app.get("/api/contacts/<contact_id>")
-    def get_contact(contact_id):
-        contact = find(contact_id)
-        if contact is None:
-            return jsonify(error=f"no contact with id {contact_id!r}"), 404
-        return jsonify(contact)
-
-    def log_error(error, debug=False):  # one line per GraphQL error, instead of a traceback
-        common.log(f"GraphQL error: {error.message}")
-        return format_error(error, debug)
-
-    @app.post("/graphql")
-    def graphql():
-        success, result = graphql_sync(schema, request.get_json(silent=True), error_formatter=log_error,
-                                       logger=QUIET)
-        return jsonify(result), 200 if success else 400
-
-    @app.after_request
-    def log_request(response):
-        client = common.peer((request.remote_addr, request.environ.get("REMOTE_PORT", "?")))
-        common.log(f"{client} {request.method} {request.full_path.rstrip('?')} {response.status_code}")
-        return response
-
+def create_app(config: dict | None = None) -> Flask:
+    """The application; ``config`` overrides DEFAULTS (above) and any Flask setting."""
+    app = Flask(__name__, static_folder=None)  # no /static/ route: this app serves no files
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(config or {})
+    app.extensions["contacts3.schema"] = graphql_schema()
+    app.register_blueprint(views)
+    web.init_app(app, explain)  # every error in JSON, and a log line per request
     return app
+
+
+@views.get("/")
+def index():
+    return {"rest": "/api/contacts", "graphql": "/graphql", "grpc": current_app.config["GRPC_ADDRESS"]}
+
+
+@views.get("/api/contacts")
+def list_contacts():
+    return select(request.args.get("tag"))
+
+
+@views.get("/api/contacts/<contact_id>")
+def get_contact(contact_id):
+    contact = find(contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id!r}")
+    return contact
+
+
+def explain(error: HTTPException) -> str | None:
+    """Our message for Flask's 404 (see web.py), which says nothing of the URLs there are."""
+    if isinstance(error, NotFound) and request.url_rule is None:  # no route matched
+        return f"there is nothing at {request.path}; GET / says where each interface is"
+    return None
+
+
+def log_error(error, debug=False):  # one line per GraphQL error, instead of a traceback
+    common.log(f"GraphQL error: {error.message}")
+    return format_error(error, debug)
+
+
+@views.post("/graphql")
+def graphql():
+    schema = current_app.extensions["contacts3.schema"]
+    success, result = graphql_sync(schema, request.get_json(silent=True), error_formatter=log_error, logger=QUIET)
+    return result, 200 if success else 400  # GraphQL tells its own errors, in result["errors"]
 
 
 # --------------------------------------------------------------------------- gRPC
@@ -198,9 +217,9 @@ def start_grpc(pb2, pb2_grpc, host: str, port: int):
 
     server = grpc.server(ThreadPoolExecutor(max_workers=THREADS))
     pb2_grpc.add_ContactsServicer_to_server(ContactsServicer(), server)
-    bound = server.add_insecure_port(common.url_of("", host, port).removeprefix("://"))  # 0: any free port
+    bound = server.add_insecure_port(common.host_port(host, port))  # 0: any free port
     if bound == 0:
-        raise SystemExit(f"gRPC: cannot listen on {host}:{port}")
+        raise SystemExit(f"gRPC: cannot listen on {common.host_port(host, port)}")
     server.start()
     return server, bound
 
@@ -215,8 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         pb2, pb2_grpc = compile_proto(generated)
         grpc_server, grpc_port = start_grpc(pb2, pb2_grpc, args.host, args.grpc_port)
         try:
-            address = common.url_of("", args.host, grpc_port).removeprefix("://")
-            common.serve_wsgi(NAME, create_app(address), args.host, args.port, threads=THREADS)
+            app = create_app({"GRPC_ADDRESS": common.host_port(args.host, grpc_port)})
+            common.serve_wsgi(NAME, app, args.host, args.port, threads=THREADS)
         finally:
             grpc_server.stop(grace=None)
     finally:

@@ -256,7 +256,11 @@ def test_the_comparisons_the_chapter_draws(server, generated):
 
 def test_errors_on_each_interface(server, generated):
     pb, pb_grpc = generated
-    assert requests.get(f"{server.url}/api/contacts/nobody", timeout=5).status_code == 404
+    for path, message in [("/api/contacts/nobody", "no contact with id 'nobody'"),
+                          ("/nope", "there is nothing at /nope; GET / says where each interface is")]:
+        missing = requests.get(f"{server.url}{path}", timeout=5)
+        assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/json"
+        assert list(missing.json().items()) == [("status", 404), ("error", "Not Found"), ("message", message)]
     nested = '{ contact(id: "ada") { x: sharingATag { y: sharingATag { name } } } }'  # aliases do not help
     answer = requests.post(f"{server.url}/graphql", json={"query": nested}, timeout=5).json()
     assert answer["errors"][0]["message"] == "sharingATag cannot be nested in sharingATag"
