@@ -16,11 +16,12 @@ import math
 import random
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
 
 from .core import call, checker, expect, expect_equal, short
+from .servers import ThreadedHTTPServer
 
 KEYS = {"requests", "errors", "per_second", "p50_ms", "p99_ms"}
 
@@ -182,14 +183,11 @@ class _LoadServer:
             def log_message(self, format, *args):
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
+        class Server(ThreadedHTTPServer):  # daemon threads, listen backlog 128: a burst of clients
             def handle_error(self, request, client_address):
                 pass  # a client that hung up early: nothing to print under the check
 
         self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.request_queue_size = 128
         threading.Thread(target=self.server.serve_forever, name="check:load-server", daemon=True).start()
         return self
 

@@ -19,6 +19,15 @@ from urllib.parse import urlsplit
 from .helpers import LOCALHOST
 
 
+class ThreadedHTTPServer(ThreadingHTTPServer):
+    """An HTTP server with a thread per connection, none of which keeps Python running."""
+
+    daemon_threads = True
+    # The listen() backlog (socketserver's default: 5). The constructor reads it
+    # when it listens: set on the class, as on a server afterwards it does nothing.
+    request_queue_size = 128
+
+
 @contextlib.contextmanager
 def silent_server():
     """``(host, port)`` of a server that lets clients connect and never answers.
@@ -54,7 +63,7 @@ class FlakyProxy:
         self.failures: list[tuple[int, str]] = []
         self.log: list[tuple[str, str, int]] = []  # (method, path, status answered)
         self.lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
+        self.server: ThreadedHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -110,8 +119,7 @@ class FlakyProxy:
             def log_message(self, format, *args):
                 pass
 
-        self.server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = ThreadedHTTPServer((LOCALHOST, 0), Handler)
         threading.Thread(target=self.server.serve_forever, name="flaky-proxy", daemon=True).start()
         return self
 
@@ -142,12 +150,11 @@ def static_server(folder):
         def log_message(self, format, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    server.daemon_threads = True
+    server = ThreadedHTTPServer((LOCALHOST, 0), functools.partial(Handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, name="static-files", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{LOCALHOST}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
