@@ -41,8 +41,8 @@ def test_the_messaging_benchmark_runs_every_server_without_errors():
 
 
 @pytest.mark.slow
-def test_the_sandbox_benchmark_runs_without_errors():
-    output = run("-m", "sandbox.bench", "--launches", "2", "--seconds", "0.3", "--servers", "echo")
+def test_the_servers_benchmark_runs_without_errors():
+    output = run("benchmarks/bench_servers.py", "--launches", "2", "--seconds", "0.3", "--servers", "echo")
     assert re.search(r"^launch\('echo'\) +\d+ ms", output, flags=re.MULTILINE)
     rows = re.findall(r"^(echo \(64 bytes\)|contacts \(get\)) +(\d+) +([\d,]+) +(\d+)$", output, flags=re.MULTILINE)
     assert len(rows) == 4 and all(errors == "0" for *_, errors in rows), output

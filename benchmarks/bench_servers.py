@@ -1,6 +1,6 @@
 """Benchmark of the sandbox servers: start-up time and request throughput.
 
-    python -m sandbox.bench [--launches 10] [--seconds 2]
+    python benchmarks/bench_servers.py [--launches 10] [--seconds 2] [--servers echo ...]
 
 Prints, in one run:
 - the median launch-to-ready time of each server over N launches, next to the
@@ -20,9 +20,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from . import launch
-from .servers import SERVERS
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # find `sandbox` without installing the course
+
+from sandbox import common, launch  # noqa: E402
+from sandbox.servers import SERVERS  # noqa: E402
 
 
 NEED_OPTIONS = {"app"}  # servers that cannot start without options of their own
@@ -97,9 +100,10 @@ def throughput(address, exchange, clients: int, seconds: float) -> tuple[float, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--launches", type=int, default=10, help="launches per server (default: 10)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each throughput run (default: 2)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--launches", type=common.positive_integer, default=10, help="launches per server (default: 10)")
+    parser.add_argument("--seconds", type=common.positive_seconds, default=2.0,
+                        help="duration of each throughput run (default: 2)")
     parser.add_argument("--servers", nargs="+", choices=list(SERVERS), metavar="NAME",
                         help="servers whose start-up to time (default: all that start without options)")
     args = parser.parse_args(argv)
