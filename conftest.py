@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from coursefiles import ROOT, is_course_notebook
 
-ROOT = Path(__file__).resolve().parent
 OFFLINE = ROOT / "tests" / "offline"
-NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
 # The first lines of every course notebook: jupytext's MyST format and the kernel.
 MYST_HEADER = """\
 ---
@@ -45,22 +44,6 @@ import psutil as _psutil
 _left = [" ".join(p.cmdline()) for p in _psutil.Process().children(recursive=True) if p.is_running()]
 assert not _left, f"processes left running after the last cell: {_left}"
 '''
-
-
-def is_course_notebook(path: Path) -> bool:
-    """A MyST notebook of the course (a README.md beside them is not one)."""
-    parts = path.relative_to(ROOT).parts
-    if path.suffix != ".md" or parts[0] not in NOTEBOOK_DIRS:
-        return False
-    if any(part.startswith(".") for part in parts):  # .ipynb_checkpoints/ copies JupyterLab makes
-        return False
-    with path.open(encoding="utf-8") as file:
-        head = file.read(600)
-    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
-
-
-def course_notebooks() -> list[Path]:
-    return sorted(p for d in NOTEBOOK_DIRS for p in (ROOT / d).rglob("*.md") if is_course_notebook(p))
 
 
 try:

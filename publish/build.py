@@ -34,9 +34,10 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from coursefiles import NOTEBOOK_DIRS, course_notebooks
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
 EXECUTION_VERSION = "1"  # bump to re-execute every notebook after a change here
 CELL_TIMEOUT = 300  # seconds, as the test suite's per-test timeout
 
@@ -49,20 +50,6 @@ FAILURES: list[str] = []  # with --keep-going: what failed, reported at the end
 
 
 # --------------------------------------------------------------------------- notebooks
-
-
-def is_course_notebook(path: Path, root: Path) -> bool:
-    """The rule of ``conftest.is_course_notebook``: a MyST notebook in one of the course folders."""
-    parts = path.relative_to(root).parts
-    if path.suffix != ".md" or parts[0] not in NOTEBOOK_DIRS or any(p.startswith(".") for p in parts):
-        return False  # (.ipynb_checkpoints/ and other hidden folders hold no course notebook)
-    with path.open(encoding="utf-8") as file:
-        head = file.read(600)
-    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
-
-
-def course_notebooks(root: Path = REPO) -> list[Path]:
-    return sorted(p for d in NOTEBOOK_DIRS for p in (root / d).rglob("*.md") if is_course_notebook(p, root))
 
 
 def slide_type(cell) -> str:

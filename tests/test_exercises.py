@@ -13,7 +13,8 @@ import textwrap
 import jupytext
 import pytest
 
-from conftest import MYST_HEADER, ROOT, is_course_notebook
+from conftest import MYST_HEADER, ROOT
+from coursefiles import is_course_notebook, is_notebook
 
 spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
 make_exercises = importlib.util.module_from_spec(spec)
@@ -106,14 +107,9 @@ def notebooks_under(folder):
     return {p.relative_to(folder): p for p in folder.rglob("*.md") if is_course_notebook(p)}
 
 
-def is_course_notebook_at(path, folder) -> bool:
-    """A MyST notebook, wherever it is (is_course_notebook only knows the course's folders)."""
-    return make_exercises.is_notebook(path)
-
-
 def test_committed_exercises_are_what_make_exercises_writes(tmp_path):
     assert make_exercises.main(["--out", str(tmp_path)]) == 0
-    fresh = {p.relative_to(tmp_path): p for p in tmp_path.rglob("*.md") if is_course_notebook_at(p, tmp_path)}
+    fresh = {p.relative_to(tmp_path): p for p in tmp_path.rglob("*.md") if is_notebook(p)}
     committed = notebooks_under(ROOT / "exercises")
     assert sorted(map(str, committed)) == sorted(map(str, fresh)), "run `make exercises`"
     stale = [str(rel) for rel in fresh if fresh[rel].read_bytes() != committed[rel].read_bytes()]

@@ -12,7 +12,7 @@ import re
 import jupytext
 import pytest
 
-from conftest import ROOT, course_notebooks
+from coursefiles import ROOT, course_notebooks
 
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 NOTEBOOKS = course_notebooks()

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 import conftest
+import coursefiles
 from publish import build
 
 
@@ -16,18 +17,31 @@ def cell(kind: str, source: str, slide: str = "-", **metadata):
     return make(source, metadata={"slideshow": {"slide_type": slide}, **metadata})
 
 
-def test_course_notebooks_are_those_the_test_suite_runs():
-    shown = [p for p in conftest.course_notebooks() if not any(part.startswith(".") for part in p.parts)]
-    assert build.course_notebooks() == shown
-
-
-def test_hidden_folders_hold_no_course_notebook(tmp_path):
+def test_hidden_folders_and_readmes_hold_no_course_notebook(tmp_path):
     checkpoint = tmp_path / "notebooks" / ".ipynb_checkpoints" / "00-intro-checkpoint.md"
     checkpoint.parent.mkdir(parents=True)
-    checkpoint.write_text("---\njupytext:\nkernelspec:\n---\n", encoding="utf-8")
+    checkpoint.write_text(conftest.MYST_HEADER, encoding="utf-8")
     real = tmp_path / "notebooks" / "00-intro.md"
-    real.write_text("---\njupytext:\nkernelspec:\n---\n", encoding="utf-8")
-    assert build.course_notebooks(tmp_path) == [real]
+    real.write_text(conftest.MYST_HEADER, encoding="utf-8")
+    (tmp_path / "notebooks" / "README.md").write_text("# The chapters\n", encoding="utf-8")
+    elsewhere = tmp_path / "deploy" / "notes.md"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(conftest.MYST_HEADER, encoding="utf-8")
+    assert coursefiles.course_notebooks(tmp_path) == [real]
+    assert coursefiles.is_notebook(elsewhere) and not coursefiles.is_course_notebook(elsewhere, tmp_path)
+
+
+def test_the_suite_the_builds_and_make_exercises_share_one_notebook_rule():
+    """conftest.py, publish and tools/make_exercises.py all use coursefiles' rule, not a copy of it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_exercises", conftest.ROOT / "tools" / "make_exercises.py")
+    make_exercises = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_exercises)
+    assert conftest.is_course_notebook is coursefiles.is_course_notebook
+    assert build.course_notebooks is coursefiles.course_notebooks
+    assert make_exercises.is_notebook is coursefiles.is_notebook
+    assert coursefiles.course_notebooks(), "no course notebook found"
 
 
 def test_slide_plan_follows_the_slide_metadata():

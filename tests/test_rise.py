@@ -38,7 +38,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import MYST_HEADER
 from browser_support import ROOT, Requests, browser, screenshot_path  # noqa: F401 (fixture)
-from publish.build import NOTEBOOK_DIRS, course_notebooks, normalized_text, slide_plan
+from coursefiles import NOTEBOOK_DIRS, course_notebooks
+from publish.build import normalized_text, slide_plan
 
 pytestmark = pytest.mark.browser
 
@@ -127,14 +128,6 @@ def stop(process, url, token) -> None:
 
 def ids(paths):
     return [p.relative_to(ROOT).as_posix() for p in paths]
-
-
-def test_every_course_notebook_is_presented():
-    import conftest
-
-    assert NOTEBOOKS, "no course notebook found"
-    shown = {p for p in conftest.course_notebooks() if not any(part.startswith(".") for part in p.parts)}
-    assert set(NOTEBOOKS) == shown
 
 
 def test_lab_settings_are_those_of_the_repository(jupyter):

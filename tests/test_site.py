@@ -23,7 +23,8 @@ from conftest import MYST_HEADER
 from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, browser, build, css_urls,  # noqa: F401
                              is_remote, parse_html)
 from checks.servers import static_server
-from publish.build import course_notebooks, sandbox_servers
+from coursefiles import course_notebooks
+from publish.build import sandbox_servers
 
 NOTEBOOKS = course_notebooks()
 SITE = ROOT / "build" / "site"

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import MYST_HEADER
 from browser_support import ROOT, Requests, asset_urls, browser, build, is_remote, screenshot_path  # noqa: F401
-from publish.build import course_notebooks, normalized_text, slide_plan
+from coursefiles import course_notebooks
+from publish.build import normalized_text, slide_plan
 
 NOTEBOOKS = course_notebooks()
 SLIDES = ROOT / "build" / "slides"

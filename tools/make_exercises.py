@@ -65,6 +65,9 @@ import jupytext
 from jupytext.config import JupytextConfiguration
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: coursefiles.py, at the root, holds the notebook rule
+    sys.path.insert(0, str(ROOT))
+from coursefiles import is_notebook  # noqa: E402
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 
@@ -95,13 +98,6 @@ CONFIG = JupytextConfiguration(
 
 class GeneratorError(ValueError):
     """A solution notebook the generator cannot turn into an exercise; says where and why."""
-
-
-def is_notebook(path: Path) -> bool:
-    """A MyST notebook (a README.md beside the notebooks is not one)."""
-    with path.open(encoding="utf-8") as file:
-        head = file.read(600)
-    return path.suffix == ".md" and head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
 
 
 def find_regions(lines: list[str], begin: re.Pattern, end: re.Pattern, where: str) -> list[tuple[int, int, re.Match]]:
