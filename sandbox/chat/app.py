@@ -74,8 +74,9 @@ def refuse(ws, code: int, message: str) -> None:
     common.log(f"{web.client()} {request.path} refused: {message}")
 
 
-def full() -> str:
-    return f"the server is full ({current_room().max_clients} connections): try again later"
+def refuse_full(ws) -> None:
+    """Close with 1013, "try again later": the room has --max-clients connections already."""
+    refuse(ws, 1013, f"the server is full ({current_room().max_clients} connections): try again later")
 
 
 @sock.route("/ws/echo", bp=views)
@@ -83,7 +84,7 @@ def echo(ws):
     request.environ["chat.websocket"] = ws  # for EndWebSockets
     room = current_room()
     if not room.admit():
-        return refuse(ws, 1013, full())  # 1013: try again later
+        return refuse_full(ws)
     common.log(f"{web.client()} echo: connected")
     try:
         while True:
@@ -103,7 +104,7 @@ def chat(ws):
     if problem := name_problem(name):
         return refuse(ws, 1008, problem)  # 1008: policy violation
     if not room.admit():
-        return refuse(ws, 1013, full())
+        return refuse_full(ws)
     member = Member(ws, name)
     joined = room.join(member)
     common.log(f"{web.client()} chat: {name} joined ({len(joined['users'])} online)")
