@@ -43,11 +43,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(views)
     web.init_app(app, log_requests=False)  # errors in JSON; finish() logs the requests
     app.after_request(finish)
-    app.wsgi_app = EndWebSockets(app.wsgi_app)
+    app.wsgi_app = EndWebSockets(app.wsgi_app)  # see below: no HTTP answer after a WebSocket
     return app
 
 
 def current_room() -> Room:
+    """The room of the application serving this request (each create_app() makes one)."""
     return current_app.extensions["chat.room"]
 
 
