@@ -1,8 +1,9 @@
 """Test-suite plumbing shared by tests/, notebooks/, exercises/ and solutions/.
 
 1. nbval only reads ``.ipynb`` files; the course's notebooks are MyST markdown
-   (jupytext). ``MystNotebook`` hands nbval the notebook jupytext reads from the
-   ``.md`` file, so the kernel runs in the notebook's own folder, as in JupyterLab.
+   (jupytext). ``MystNotebook``, nbval's collector subclassed, reads each course
+   ``.md`` with jupytext (which notebooks: ``coursefiles.py``); the kernel runs in
+   the notebook's own folder, as in JupyterLab, and test ids name the ``.md``.
 2. Exercise checks run in strict mode (``NETCOURSE_CHECKS=strict``).
 3. Every Python process started by the tests imports ``tests/offline/sitecustomize.py``,
    which refuses connections and name lookups that would leave this machine.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from pathlib import Path
 
 from coursefiles import ROOT, is_course_notebook
@@ -49,35 +51,40 @@ assert not _left, f"processes left running after the last cell: {_left}"
 try:
     import jupytext
     import nbformat
-    from nbval.plugin import IPyNbFile
+    from nbval.plugin import IPyNbCell, IPyNbFile, find_comment_markers, find_metadata_tags
 except ImportError:  # nbval is a test dependency; without it there is nothing to collect
     IPyNbFile = None
 
 
 if IPyNbFile is not None:
 
-    class _JupytextNbformat:
-        """What nbval's collector needs of ``nbformat``, reading MyST through jupytext."""
-
-        def __getattr__(self, name):
-            return getattr(nbformat, name)
-
-        @staticmethod
-        def read(path, as_version=4):
-            notebook = jupytext.read(path, as_version=as_version)
-            notebook.cells.append(nbformat.v4.new_code_cell(NO_PROCESS_LEFT))
-            return notebook
-
     class MystNotebook(IPyNbFile):
-        def collect(self):
-            import nbval.plugin
+        """nbval's collector for a course notebook, standing at the ``.md`` file itself.
 
-            real, nbval.plugin.nbformat = nbval.plugin.nbformat, _JupytextNbformat()
-            try:
-                items = list(super().collect())
-            finally:
-                nbval.plugin.nbformat = real
-            return items
+        nbval reads an ``.ipynb`` at its collector's path and starts the kernel in that
+        path's folder. Converting the ``.md`` to an ``.ipynb`` under build/ would move
+        both: the kernel would run in build/ (the notebooks open files relative to their
+        own folder: notebooks/apps/..., and the checks tell exercises/ from solutions/ by
+        it) and the ids and reports would name a generated file. Beside the sources, an
+        ``.ipynb`` would be a second copy to keep in step. So the collector is the
+        ``.md``, and only reading it is done here, through nbval's public pieces:
+        jupytext reads the notebook (nothing is written), the NO_PROCESS_LEFT cell is
+        appended, and each code cell becomes nbval's own item, with the options nbval
+        takes from its tags and comments, as nbval's collect() makes them. The kernel,
+        running the cells, timeouts and reports are nbval's, unchanged: the kernel runs
+        in the notebook's folder, ids read ``notebooks/04-http.md::Cell 3``, and
+        ``--dist loadfile`` keeps a notebook's cells on one worker.
+        """
+
+        def collect(self):
+            self.nb = jupytext.read(self.path, as_version=4)
+            self.nb.cells.append(nbformat.v4.new_code_cell(NO_PROCESS_LEFT))
+            code_cells = (cell for cell in self.nb.cells if cell.cell_type == "code")
+            for number, cell in enumerate(code_cells):
+                options = defaultdict(bool, find_metadata_tags(cell.metadata))
+                options.update(find_comment_markers(cell.source))
+                options.setdefault("check", self.compare_outputs)
+                yield IPyNbCell.from_parent(self, name=f"Cell {number}", cell_num=number, cell=cell, options=options)
 
 
 def pytest_collect_file(file_path: Path, parent):

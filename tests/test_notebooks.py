@@ -1,7 +1,8 @@
 """Static checks of the course notebooks (nbval runs them; see conftest.py).
 
 Every cell carries slide metadata; check cells are skipped in slides and only
-assert; deliberate errors are tagged; code never uses a shell string.
+assert; deliberate errors are tagged; code never uses a shell string. And the
+nbval adapter itself, on a small course of the test's own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import jupytext
 import pytest
 
+from conftest import MYST_HEADER
 from coursefiles import ROOT, course_notebooks
 
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
@@ -64,3 +66,67 @@ def test_no_shell_strings_or_bare_python(notebook):
         if cell.cell_type == "code":
             assert "shell=True" not in cell.source, cell.source
             assert not re.search(r"""Popen\(\s*["']python""", cell.source), cell.source
+
+
+# --- the nbval adapter of conftest.py, on a course of its own -------------------------
+
+ADAPTER_NOTEBOOK = MYST_HEADER + '''
++++ {"slideshow": {"slide_type": "slide"}}
+
+# Reads a file beside it
+
+```{code-cell} ipython3
+from pathlib import Path
+
+assert Path.cwd().name == "notebooks"
+assert Path("apps/data.txt").read_text() == "beside\\n"
+```
+
+```{code-cell} ipython3
+:tags: [raises-exception]
+
+1 / 0
+```
+'''
+
+LEAVES_A_PROCESS = MYST_HEADER + '''
++++ {"slideshow": {"slide_type": "slide"}}
+
+# Forgets a server
+
+```{code-cell} ipython3
+import subprocess, sys
+
+forgotten = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)"])
+```
+'''
+
+
+def test_nbval_runs_the_md_notebooks_in_their_folder_named_as_they_are(tmp_path):
+    """``pytest --nbval-lax`` on a small course: ids name the .md, the kernel runs beside it,
+    a deliberate error passes, and a process left running fails the extra last cell."""
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    (course / "notebooks" / "apps").mkdir(parents=True)
+    for name in ("conftest.py", "coursefiles.py"):
+        (course / name).write_bytes((ROOT / name).read_bytes())
+    (course / "tests" / "offline").mkdir(parents=True)
+    offline = ROOT / "tests" / "offline" / "sitecustomize.py"
+    (course / "tests" / "offline" / "sitecustomize.py").write_bytes(offline.read_bytes())
+    (course / "notebooks" / "apps" / "data.txt").write_text("beside\n", encoding="utf-8")
+    (course / "notebooks" / "reads.md").write_text(ADAPTER_NOTEBOOK, encoding="utf-8")
+    (course / "notebooks" / "leaves.md").write_text(LEAVES_A_PROCESS, encoding="utf-8")
+    (course / "notebooks" / "README.md").write_text("# Not a notebook\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-p", "no:xdist", "--nbval-lax", "--nbval-current-env", "notebooks"],
+        cwd=course, capture_output=True, text=True, timeout=240)
+    report = result.stdout
+    assert result.returncode == 1, report[-3000:]
+    for passed in ("notebooks/reads.md::Cell 0", "notebooks/reads.md::Cell 1", "notebooks/reads.md::Cell 2",
+                   "notebooks/leaves.md::Cell 0"):
+        assert f"PASSED {passed}" in report, report[-3000:]
+    assert "FAILED notebooks/leaves.md::Cell 1" in report, report[-3000:]
+    assert "processes left running after the last cell" in report
+    assert "README" not in report and not list(course.rglob("*.ipynb"))
