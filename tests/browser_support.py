@@ -1,6 +1,7 @@
 """What the publishing tests share (tests/test_rise.py, test_slides.py, test_site.py).
 
-- ``browser``: headless Chromium driven by Playwright, module-scoped. Chromium comes
+- ``launch_browser``: headless Chromium driven by Playwright (the ``browser`` fixture of
+  tests/conftest.py, module-scoped). Chromium comes
   from the system (Debian's ``chromium``, or the CHROMIUM environment variable) or
   from ``playwright install chromium``. Without one the tests are skipped, except
   when the CI environment variable is set: there a missing browser is a failure.
@@ -49,8 +50,8 @@ def system_chromium() -> str | None:
     return next((path for path in candidates if path and os.path.exists(path)), None)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def launch_browser():
+    """Headless Chromium for the ``browser`` fixture (tests/conftest.py): yields it, then closes it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

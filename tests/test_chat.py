@@ -19,7 +19,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from browser_support import Requests, asset_urls, browser, is_remote  # noqa: F401 (fixture)
+from browser_support import Requests, asset_urls, is_remote
 from sandbox import launch
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -21,7 +21,7 @@ from urllib3.util import Retry
 
 from checks import core
 from checks import ch02, ch03, ch04, ch05, ch06
-from checks_fixtures import stub, verdict
+from checker_helpers import stub, verdict
 from checks.core import FAILED, NOT_DONE, PASSED, CheckError
 from sandbox import launch
 

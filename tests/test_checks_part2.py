@@ -29,7 +29,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from checks import capstone_messaging as cm
 from checks import ch07, ch08, ch09, ch10, core
-from checks_fixtures import stub, verdict
+from checker_helpers import stub, verdict
 from checks.core import FAILED, NOT_DONE, PASSED
 from checks.helpers import Remote
 from sandbox import launch

@@ -1,6 +1,6 @@
 """The messaging API, endpoint by endpoint: what succeeds, and every way it refuses.
 
-Through Flask's test client (see messaging_fixtures.py): fast, no server process.
+Through Flask's test client (see messaging_helpers.py): fast, no server process.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from messaging_fixtures import assert_error, bearer, new_app, register, send
+from messaging_helpers import assert_error, bearer, new_app, register, send
 from sandbox.messaging.validation import NAME_MAX, PAGE_MAX, STATUS_MAX, TEXT_MAX
 
 API = "/api/v1"
@@ -28,16 +28,6 @@ HOSTILE = [
     "emoji 🎉 and accents éà and a\x00nul",
     "line one\nline two\ttab",
 ]
-
-
-@pytest.fixture
-def app(tmp_path):
-    return new_app(tmp_path)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

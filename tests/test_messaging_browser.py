@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from browser_support import browser  # noqa: F401 (fixture)
 from sandbox import launch
 
 API = "/api/v1"

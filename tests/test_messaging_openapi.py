@@ -25,22 +25,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from messaging_fixtures import bearer, new_app, register
+from messaging_helpers import bearer, new_app, register
 from sandbox.messaging.openapi import document
 
 API = "/api/v1"
 # Routes under /api/v1 that are web pages for people, not part of the API.
 PAGES = {f"{API}/docs", f"{API}/docs/<path:filename>"}
-
-
-@pytest.fixture
-def app(tmp_path):
-    return new_app(tmp_path)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_the_document_is_valid_openapi():

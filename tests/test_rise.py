@@ -36,10 +36,9 @@ import pytest
 import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from conftest import MYST_HEADER
-from browser_support import ROOT, Requests, browser, screenshot_path  # noqa: F401 (fixture)
-from coursefiles import NOTEBOOK_DIRS, course_notebooks
-from publish.build import normalized_text, slide_plan
+from browser_support import ROOT, Requests, screenshot_path
+from coursefiles import MYST_HEADER, NOTEBOOK_DIRS, course_notebooks
+from slide_metadata import normalized_text, slide_plan
 
 pytestmark = pytest.mark.browser
 

@@ -19,11 +19,10 @@ from urllib.parse import unquote, urlsplit
 import jupytext
 import pytest
 
-from conftest import MYST_HEADER
-from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, browser, build, css_urls,  # noqa: F401
+from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, build, css_urls,
                              is_remote, parse_html)
 from checks.servers import static_server
-from coursefiles import course_notebooks
+from coursefiles import MYST_HEADER, course_notebooks
 from publish.build import sandbox_servers
 
 NOTEBOOKS = course_notebooks()
