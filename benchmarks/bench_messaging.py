@@ -153,14 +153,20 @@ def run(host: str, port: int, requests: list[tuple], seconds: float) -> dict:
     }
 
 
+def client_counts(text: str) -> list[int]:
+    """argparse type: "1,20,100", each a positive whole number."""
+    return [common.positive_integer(count) for count in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per run (default: 3)")
-    parser.add_argument("--clients", default="1,20,100", help="numbers of concurrent clients (default: 1,20,100)")
+    parser.add_argument("--seconds", type=common.positive_seconds, default=3.0, help="measured seconds per run (default: 3)")
+    parser.add_argument("--clients", type=client_counts, default="1,20,100",
+                        help="numbers of concurrent clients, comma-separated (default: 1,20,100)")
     parser.add_argument("--workers", type=common.positive_integer, default=CLASS_WORKERS,
                         help=f"processes of the classroom server and of the hello-world (default: {CLASS_WORKERS})")
     args = parser.parse_args()
-    levels = [int(n) for n in args.clients.split(",")]
+    levels = args.clients
     if max(levels) > USERS:
         parser.error(f"at most {USERS} clients")
 

@@ -16,7 +16,8 @@ serves every student's machine with waitress (a production server that also
 runs on Windows) in 4 processes, with the accounts of class.csv; their tokens
 are in class-tokens.csv (see roster.py).
 
-The package: app.py (the Flask application: routes, errors, authentication),
+The package: app.py (the Flask application: routes, the wording of its errors,
+authentication; the JSON error shape and the request log are sandbox/web.py's),
 db.py (SQLite), validation.py (limits and checks), openapi.py (the API's
 description), roster.py (accounts from a CSV file), static/ (the web client).
 """
