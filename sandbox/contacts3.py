@@ -175,7 +175,9 @@ def log_error(error, debug=False):  # one line per GraphQL error, instead of a t
 @views.post("/graphql")
 def graphql():
     schema = current_app.extensions["contacts3.schema"]
-    success, result = graphql_sync(schema, request.get_json(silent=True), error_formatter=log_error, logger=QUIET)
+    # web.json_body(): a 400 for a broken body (ours: GraphQL's own errors
+    # are about queries); None if it is not JSON, which GraphQL then refuses.
+    success, result = graphql_sync(schema, web.json_body(), error_formatter=log_error, logger=QUIET)
     return result, 200 if success else 400  # GraphQL tells its own errors, in result["errors"]
 
 

@@ -23,7 +23,6 @@ reach Flask (a garbled request line) get waitress's own plain-text 400.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
@@ -47,7 +46,8 @@ LIMITS = f"""limits:
   /bytes/<n>        0 to {MAX_BYTES} bytes (100 KiB), more -> 400
   /status/<code>    200 to 599
   JSON body         with Content-Type: application/json, invalid JSON -> 400
-                    (httpbin.org answers "json": null instead); an empty body is null
+                    (httpbin.org answers "json": null instead); an empty body is null;
+                    arrays and objects nested more than {web.MAX_JSON_DEPTH} deep -> 400
   simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
 """
 DEFAULTS = {
@@ -108,16 +108,6 @@ def flat(multidict) -> dict:
     return {key: values[0] if len(values) == 1 else values for key, values in multidict.lists()}
 
 
-def body_as_json():
-    """The body parsed as JSON if its Content-Type says JSON, else None."""
-    if not request.is_json or not request.get_data():
-        return None
-    try:
-        return json.loads(request.get_data())
-    except (ValueError, RecursionError) as error:  # RecursionError: [[[[... nested too deeply
-        abort(400, f"the body is not valid JSON ({error}), yet its Content-Type is {request.mimetype}")
-
-
 def describe(with_body: bool = False) -> dict:
     """What httpbin.org answers: the request as the server saw it."""
     info = {"args": flat(request.args), "headers": dict(request.headers),
@@ -129,7 +119,7 @@ def describe(with_body: bool = False) -> dict:
         form = flat(request.form)
         files = {name: file.read().decode("utf-8", "replace") for name, file in request.files.items()}
         data = request.get_data(as_text=True)  # undecodable bytes become U+FFFD
-        info.update(data=data, files=files, form=form, json=body_as_json())
+        info.update(data=data, files=files, form=form, json=web.json_body())  # None if not JSON
     return info
 
 
@@ -211,11 +201,15 @@ def delete_cookies():  # /cookies/delete?name&other
 
 @views.get("/basic-auth/<user>/<passwd>")
 def basic_auth(user: str, passwd: str):
-    auth = request.authorization  # from the header "Authorization: Basic base64(user:passwd)"
+    auth = web.authorization()  # from the header "Authorization: Basic base64(user:passwd)"
     if auth and auth.type == "basic" and auth.username == user and auth.password == passwd:
         return {"authenticated": True, "user": user}
-    message = ("wrong user name or password" if auth else
-               f"send user {user!r} and the password from the URL with HTTP Basic authentication")
+    if auth:
+        message = "wrong user name or password"
+    elif "Authorization" in request.headers:  # there, but not as Basic base64(user:passwd) in UTF-8
+        message = "the Authorization header must be 'Basic ' and then base64 of user:password (UTF-8)"
+    else:
+        message = f"send user {user!r} and the password from the URL with HTTP Basic authentication"
     return web.error_response(Unauthorized(message)), CHALLENGE
 
 

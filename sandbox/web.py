@@ -1,7 +1,11 @@
 """What every Flask server of the sandbox shares: one JSON shape for every
-error, one log line per request, and numbers read from a URL.
+error, one log line per request, and reading what a client sends (numbers in
+a URL, a JSON body, the Authorization header) with a 400 or a 401 for bad
+input, never a 500.
 
     web.init_app(app, explain)  # in create_app(); explain(error) may word a message of its own
+    body = web.json_body()      # in a view: the JSON body, or a 400 that says what is wrong with it
+    auth = web.authorization()  # in a view: the Authorization header parsed, or None
 
 Every HTTP error, whoever raises it (a view, with ``abort(400, "...")`` or
 ``raise NotFound("...")``; Flask's routing, for an unknown URL or a wrong
@@ -21,11 +25,17 @@ import json
 from collections.abc import Callable
 
 from flask import Flask, Response, abort, current_app, request
+from werkzeug.datastructures import Authorization
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import common
 
 Explain = Callable[[HTTPException], str | None]
+# Arrays and objects inside each other in a JSON body, at most (Ruby's JSON
+# parser has the same default). Python parses and writes JSON recursively:
+# past ~1,000 levels json.loads() raises RecursionError, and a little below
+# that json.dumps() does, when a server sends back what it received.
+MAX_JSON_DEPTH = 100
 
 
 def init_app(app: Flask, explain: Explain | None = None, log_requests: bool = True) -> None:
@@ -85,3 +95,52 @@ def number(text: str, what: str, low, high, kind: type = int):
     if not low <= value <= high:  # also false for nan
         abort(400, f"{what} must be between {low:_} and {high:_}, got {text!r}")
     return value
+
+
+def json_body() -> object:
+    """The request body parsed as JSON when its Content-Type says JSON; else None (also for an empty body).
+
+    A broken body is a 400 that says why. Flask's ``request.get_json(silent=True)``
+    would instead return None for most, and let the RecursionError of
+    ``[[[[...`` 50,000 deep through: a 500.
+    """
+    if not request.is_json or not request.get_data():
+        return None
+    try:
+        body = json.loads(request.get_data())
+        if json_depth(body) > MAX_JSON_DEPTH:
+            raise RecursionError  # refused as if Python's own limit was reached
+    except RecursionError:  # json.loads(): nested beyond Python's recursion limit
+        why = f"arrays and objects nested more than {MAX_JSON_DEPTH} deep"
+    except ValueError as error:  # not JSON, or not UTF-8
+        why = str(error)
+    else:
+        return body
+    abort(400, f"the body is not valid JSON ({why}), yet its Content-Type is {request.mimetype}")
+
+
+def json_depth(value: object) -> int:
+    """How deeply arrays and objects nest in ``value``: 0 for 7, 1 for [7] or {}, 2 for [[7]]...
+
+    Level by level, in a loop: recursion is what fails on deep input.
+    """
+    depth, level = 0, [value]
+    while containers := [item for item in level if isinstance(item, (list, dict))]:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            break  # deep enough to refuse: no need to go further
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def authorization() -> Authorization | None:
+    """``request.authorization`` (the Authorization header, parsed), or None if absent or unreadable.
+
+    Werkzeug returns None for most malformed headers, but raises ValueError for
+    Basic credentials with a byte that is not ASCII (``Basic \\xe9``): Python's
+    base64 decoder accepts ASCII text only. Every view reads the header here.
+    """
+    try:
+        return request.authorization
+    except ValueError:
+        return None

@@ -175,11 +175,13 @@ def poll():
 
 @views.post("/api/messages")
 def post_message():
-    body = request.get_json(silent=True)
+    body = web.json_body()  # a 400 if the body is broken JSON; None if it is not JSON
     if not isinstance(body, dict):
         raise BadRequest('send a JSON object: {"name": "Ada", "text": "hello"}')
     name, text = body.get("name"), body.get("text")
     problem = name_problem(name) if isinstance(name, str) else "name must be a string"
+    if not problem and not isinstance(text, str):
+        problem = "text must be a string"
     if problem or (problem := text_problem(text)):
         raise BadRequest(problem)
     room = current_room()

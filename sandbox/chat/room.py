@@ -35,7 +35,10 @@ def text_problem(text) -> str | None:
     """Why ``text`` cannot be a chat message, or None if it can."""
     if not isinstance(text, str):
         return "send text, not binary data: each text message is one chat message"
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # JSON can carry "\ud800", half of a UTF-16 pair: no character at all
+        return "a message must be valid Unicode text: it contains a lone surrogate (half of a UTF-16 pair)"
     if not 1 <= size <= MAX_TEXT:
         return f"a message is 1 to {MAX_TEXT} bytes of UTF-8 text: got {size} bytes"
     return None

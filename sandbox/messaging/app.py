@@ -119,7 +119,7 @@ def database() -> sqlite3.Connection:
 
 def current_user() -> dict:
     """The user whose token came with the request: 401 without a valid one."""
-    auth = request.authorization  # parsed from "Authorization: Bearer <token>"
+    auth = web.authorization()  # parsed from "Authorization: Bearer <token>"; None if unreadable
     if auth is None or auth.type != "bearer" or not auth.token:
         if "Authorization" not in request.headers:
             message = "This needs your token: send the header 'Authorization: Bearer <token>'."
