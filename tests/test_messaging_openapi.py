@@ -7,6 +7,8 @@
    and deliberately invalid ones), sends them to the application and checks
    each answer: never a 5xx, and always a status code, content type, headers
    and body that the document describes.
+3. Its pattern for "not only spaces", read as JavaScript reads it (in a
+   browser), refuses exactly what the server refuses.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from messaging_helpers import bearer, new_app, register
 from sandbox.messaging.openapi import document
+from sandbox.messaging.validation import NOT_BLANK, string
 
 API = "/api/v1"
 # Routes under /api/v1 that are web pages for people, not part of the API.
@@ -147,3 +150,52 @@ def test_generated_requests_get_documented_answers(fuzzed, path, method, mode):
         case.call_and_validate(headers=bearer(token), checks=CHECKS)
 
     check()
+
+
+# --- "not only spaces": the document's pattern and the server's check agree ------------------
+
+# Every BMP code point, surrogates included (JSON can carry "\ud800").
+CODE_POINTS = range(0x10000)
+
+
+def blank_for_the_server(code_point: int) -> bool:
+    return string(1, 1, not_blank=True)(chr(code_point)) == "must not be only spaces"
+
+
+def test_the_pattern_read_as_javascript_and_the_server_agree_on_blank(browser):
+    """Clients (Swagger UI, a page's own checks) read the pattern as JavaScript does, not as Python."""
+    page = browser.new_page()
+    try:
+        pattern = document()["components"]["schemas"]["NewMessage"]["properties"]["text"]["pattern"]
+        # For each code point, alone: [does the pattern match it, does JavaScript's own \s match it].
+        ecma = page.evaluate("""([pattern, count]) => {
+            const notBlank = new RegExp(pattern), space = /^\\s$/;
+            return Array.from({length: count}, (_, c) => {
+                const text = String.fromCharCode(c);
+                return [notBlank.test(text), space.test(text)];
+            });
+        }""", [pattern, len(CODE_POINTS)])
+    finally:
+        page.close()
+    server = [blank_for_the_server(c) for c in CODE_POINTS]
+    disagree = [hex(c) for c in CODE_POINTS if ecma[c][0] == server[c]]  # pattern matches <=> not blank
+    assert not disagree, f"the pattern (as JavaScript) and the server disagree on {disagree[:20]}"
+    not_ecma_spaces = [hex(c) for c in CODE_POINTS if ecma[c][1] != server[c]]
+    assert not not_ecma_spaces, f"blank for the server but not JavaScript's \\s, or the reverse: {not_ecma_spaces[:20]}"
+    # Where Python's \s differs from JavaScript's; the server follows JavaScript.
+    assert [blank_for_the_server(c) for c in (0x1C, 0x1F, 0x85, 0xFEFF, 0x20, 0x3000)] == [False] * 3 + [True] * 3
+
+
+def test_the_pattern_read_as_python_and_the_server_agree_on_blank():
+    """Python's re (Schemathesis, jsonschema) reads the same pattern the same way."""
+    pattern = re.compile(NOT_BLANK)
+    for c in CODE_POINTS:
+        assert (pattern.search(chr(c)) is None) == blank_for_the_server(c), hex(c)
+
+
+@pytest.mark.parametrize("text, status", [("\u001f", 201), ("\x1c", 201), ("\x85", 201), ("\ufeff", 422),
+                                          ("\u3000\t\n", 422), ("\ufeff a", 201)])
+def test_blank_text_over_http(client, text, status):
+    me, token = register(client, "Ada")
+    response = client.post(f"{API}/users/{me['id']}/messages", json={"text": text}, headers=bearer(token))
+    assert response.status_code == status, response.json

@@ -95,7 +95,7 @@ def integer_id(description: str) -> dict:
 def text(low: int, high: int, not_blank: bool, description: str) -> dict:
     schema = {"type": "string", "minLength": low, "maxLength": high, "description": description}
     if not_blank:
-        schema["pattern"] = NOT_BLANK
+        schema["pattern"] = NOT_BLANK  # read as JavaScript reads it; means the same in Python (validation.py)
     return schema
 
 

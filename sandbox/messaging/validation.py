@@ -22,8 +22,12 @@ BODY_MAX = 64 * 1024  # bytes in a request body (Flask answers 413 beyond)
 PAGE_DEFAULT = 20  # items per page when the client does not say
 PAGE_MAX = 100  # items per page at most
 ID_MAX = 2**63 - 1  # SQLite's largest integer: an id above it cannot exist
-# At least one character that is not a space: "   " is not a name nor a message.
-NOT_BLANK = r"\S"
+# At least one character that is not blank: "   " is not a name nor a message.
+# "Blank" is what \s matches in JavaScript (ECMA-262), the regular expressions
+# of OpenAPI's "pattern": tabs, line breaks, spaces (Unicode's Zs) and U+FEFF.
+# Python's \s also matches \x1c-\x1f and \x85, and not U+FEFF: hence a pattern
+# that lists the characters, and means the same to both.
+NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 
 LIMITS = f"""limits:
   user name          1 to {NAME_MAX} characters, not only spaces; unique, ignoring the case of A-Z
