@@ -157,6 +157,12 @@ class RandomHandler(BaseHTTPRequestHandler):
         self.timeout = self.server.idle_timeout
         super().setup()
 
+    def handle(self) -> None:
+        try:
+            super().handle()  # reads each request of the connection and calls do_GET()...
+        except ConnectionError:  # reset or broken pipe: the client vanished before the answer was written
+            self.log_message("connection lost")  # one line, instead of socketserver's traceback
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         route = ROUTES.get(url.path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -235,3 +236,22 @@ def test_one_log_line_per_request(api):
     assert wait_for_log(api, " GET /api/random/int?n=3&seed=99 200\n")
     get(api, "/nope")
     assert wait_for_log(api, " GET /nope 404\n")
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /api/random/float?n=1000 HTTP/1.1\r\nHost: x\r\n\r\n",  # the biggest answer: ~20 kB
+    b"GET /api/random/int HTTP/1.1\r\nHost: x\r\n",  # the headers never end: reset while reading them
+], ids=["while-answering", "while-reading"])
+def test_a_client_that_resets_gets_one_log_line_and_no_traceback(api, request_bytes):
+    for _ in range(5):  # the server may, rarely, finish writing before the reset arrives: try again
+        with socket.create_connection(api.address, timeout=5) as conn:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close() sends a reset
+            client = f"127.0.0.1:{conn.getsockname()[1]}"
+            conn.sendall(request_bytes)
+        if wait_for_log(api, f"{client} connection lost\n", within=2):
+            break
+    else:
+        pytest.fail("no reset reached the server before its answer, in 5 tries")
+    assert api.log.count(f"{client} connection lost") == 1
+    assert "Traceback" not in api.log
+    assert get(api, "/api/random/int").status_code == 200  # and it goes on serving
