@@ -104,11 +104,12 @@ def json_body() -> object:
     would instead return None for most, and let the RecursionError of
     ``[[[[...`` 50,000 deep through: a 500.
     """
-    if not request.is_json or not request.get_data():
+    if not request.is_json or not (data := request.get_data()):
         return None
     try:
-        body = json.loads(request.get_data())
-        if json_depth(body) > MAX_JSON_DEPTH:
+        body = json.loads(data)
+        # The depth is at most the number of [ and {: count them first (fast), walk only if needed.
+        if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
             raise RecursionError  # refused as if Python's own limit was reached
     except RecursionError:  # json.loads(): nested beyond Python's recursion limit
         why = f"arrays and objects nested more than {MAX_JSON_DEPTH} deep"
@@ -124,12 +125,12 @@ def json_depth(value: object) -> int:
 
     Level by level, in a loop: recursion is what fails on deep input.
     """
-    depth, level = 0, [value]
-    while containers := [item for item in level if isinstance(item, (list, dict))]:
+    depth, level = 0, [value]  # the arrays and objects of one level
+    while level := [item for item in level if isinstance(item, (list, dict))]:
         depth += 1
         if depth > MAX_JSON_DEPTH:
             break  # deep enough to refuse: no need to go further
-        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
     return depth
 
 
