@@ -194,6 +194,10 @@ def test_basic_auth(httpbin):
         assert response.headers["WWW-Authenticate"] == 'Basic realm="httpbin"'
     bearer = call(httpbin, "GET", "/basic-auth/ada/s3cret", headers={"Authorization": "Bearer abc"})
     assert bearer.status_code == 401
+    for unreadable in ["Basic ****", "Basic \xe9"]:  # not base64; not even ASCII (requests sends byte 0xe9)
+        response = call(httpbin, "GET", "/basic-auth/ada/s3cret", headers={"Authorization": unreadable})
+        assert_json_error(response, 401, "Unauthorized", "base64 of user:password")
+        assert response.headers["WWW-Authenticate"] == 'Basic realm="httpbin"'
 
 
 def test_bytes(httpbin):
