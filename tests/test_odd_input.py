@@ -180,3 +180,13 @@ def test_lone_surrogate_in_a_messaging_field_is_a_422(client, field, value):
                            content_type="application/json", headers=bearer(token))
     body = assert_error(response, 422, "surrogate")
     assert list(body["details"]) == [field]
+
+
+def test_lone_surrogate_in_a_graphql_request_is_a_400_and_one_log_line(servers):
+    """GraphQL's error quotes the operation name: the log line must print it (escaped), not crash."""
+    body = b'{"query": "query Q { contacts { id } }", "operationName": "\\ud800"}'
+    status, _, answer = raw_request(servers["contacts3"].address, "POST", "/graphql",
+                                    b"Content-Type: application/json\r\n", body)
+    assert status == 400 and json.loads(answer)["errors"][0]["message"] == "Unknown operation named '\ud800'."
+    assert servers["contacts3"].wait_for("GraphQL error: Unknown operation named '\\ud800'.")
+    assert_still_serving_without_traceback(servers["contacts3"])
