@@ -4,9 +4,9 @@
     [[[[[... 50,000 deep           a JSON body nested beyond Python's recursion limit
     {"text": "\\ud800"}              half of a UTF-16 pair: no character at all
 
-Each through Flask's test client (fast, and the traceback would show in the
-test), then over a real socket against a launched server, which must go on
-serving and log no traceback. Everything stays on loopback and small.
+Through Flask's test client (fast: a traceback would show in the test), and
+over a real socket to a launched server, which must go on serving and log no
+traceback. Everything stays on loopback and small.
 """
 
 from __future__ import annotations
