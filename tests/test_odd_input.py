@@ -138,6 +138,8 @@ def test_deeply_nested_json_is_a_400_at_every_json_endpoint(servers, token, key,
         headers += f"Authorization: Bearer {token[key]}\r\n".encode()
     status, _, answer = raw_request(servers[key].address, method, path, headers, DEEP)
     assert_standard_error(status, answer, expected)
+    if expected == 400:
+        assert "nested" in json.loads(answer)["message"]  # not Python's "maximum recursion depth exceeded"
     assert_still_serving_without_traceback(servers[key])
 
 

@@ -62,7 +62,9 @@ def json_body() -> object:
     try:
         # get_data() answers 413 itself when the body is longer than BODY_MAX.
         return json.loads(request.get_data())
-    except (ValueError, RecursionError) as e:  # also: not UTF-8, nested too deep, huge numbers
+    except RecursionError:  # [[[[... deeper than Python's recursion limit (about 1,000)
+        raise BadRequest("The body is not valid JSON: its arrays and objects are nested too deeply.") from None
+    except ValueError as e:  # also: not UTF-8, huge numbers
         raise BadRequest(f"The body is not valid JSON: {e}.") from None
 
 
