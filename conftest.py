@@ -17,23 +17,9 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from coursefiles import ROOT, is_course_notebook
+from coursefiles import MYST_HEADER, ROOT, is_course_notebook  # noqa: F401 (MYST_HEADER: as before)
 
 OFFLINE = ROOT / "tests" / "offline"
-# The first lines of every course notebook: jupytext's MyST format and the kernel.
-MYST_HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3 (ipykernel)
-  language: python
-  name: python3
----
-"""
-
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Check cells raise unless every check passes in solutions/ and says "not done

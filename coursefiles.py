@@ -21,6 +21,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
 HEAD = 600  # characters read to recognise the header
+# The first lines of every course notebook: jupytext's MyST format and the kernel
+# (tests write notebooks of their own with it).
+MYST_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3 (ipykernel)
+  language: python
+  name: python3
+---
+"""
 
 
 def is_notebook(path: Path) -> bool:

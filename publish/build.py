@@ -1,13 +1,20 @@
 """Build the course's offline slide decks and web site from its notebooks.
 
-    python -m publish execute    # build/executed/: every course notebook, run once (cached)
+    python -m publish execute    # run the course notebooks not run yet (jupyter-cache, build/jupyter-cache/)
     python -m publish slides     # build/slides/: one reveal.js deck per notebook, executed
-    python -m publish site       # build/site/: the course as a static web site (Sphinx)
+    python -m publish site       # build/site/: the course as a static web site (Sphinx, myst-nb)
 
-``make slides`` and ``make site`` run these. Both read the executed notebooks of
-``build/executed/``: a notebook runs once, and again only when its text or the
-sandbox servers change. A notebook that fails to execute (an error in a cell not
-tagged ``raises-exception``) fails the build, naming the notebook and the cell.
+``make slides`` and ``make site`` run these. Both take the executed notebooks
+from one execution cache, jupyter-cache's, the one myst-nb reads: a notebook
+runs once for both, and again only when its code cells or the course's own
+Python code (sandbox/, checks/) change. A notebook that fails to execute (an
+error in a cell not tagged ``raises-exception``) fails the build, naming the
+notebook and the cell.
+
+The site is Sphinx with myst-nb, which reads the ``.md`` notebooks as they are
+(no conversion) and takes their outputs from the cache (``nb_execution_mode =
+"cache"``). The decks are nbconvert's reveal.js exporter, with a template of
+the course's own (publish/deck/).
 
 Nothing is fetched at build time and the results load nothing from the network:
 reveal.js comes from the ``sphinx-revealjs`` package, MathJax (only when a
@@ -31,15 +38,17 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import NamedTuple
 
 from coursefiles import NOTEBOOK_DIRS, course_notebooks
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-EXECUTION_VERSION = "1"  # bump to re-execute every notebook after a change here
 CELL_TIMEOUT = 300  # seconds, as the test suite's per-test timeout
+# What the notebooks run besides their own cells: a change here re-executes them all.
+COURSE_CODE = ("sandbox", "checks")
 
 
 class BuildError(RuntimeError):
@@ -47,70 +56,10 @@ class BuildError(RuntimeError):
 
 
 FAILURES: list[str] = []  # with --keep-going: what failed, reported at the end
+FAILED: set[Path] = set()  # notebooks that failed in this run: not run again by the next step
 
 
 # --------------------------------------------------------------------------- notebooks
-
-
-def slide_type(cell) -> str:
-    return (cell.get("metadata", {}).get("slideshow", {}) or {}).get("slide_type") or "-"
-
-
-HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-def markdown_headings(source: str) -> list[str]:
-    """The ATX headings of a markdown text, outside code fences."""
-    headings, fence = [], None
-    for line in source.splitlines():
-        match = FENCE.match(line)
-        if match:
-            marker = match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
-            continue
-        if fence is None and (heading := HEADING.match(line)):
-            headings.append(heading.group(2))
-    return headings
-
-
-def slide_plan(nb) -> list[dict]:
-    """The slides that RISE and reveal.js make of a notebook, from its slide metadata.
-
-    A ``slide`` cell starts a horizontal slide, a ``subslide`` cell a vertical one
-    below it (the first cell always starts a slide). ``skip`` cells are not shown,
-    ``notes`` cells go to the speaker notes. Each slide: its position ``(h, v)``,
-    the indexes of its shown cells, and the headings of its markdown.
-    """
-    slides: list[dict] = []
-    h = -1
-    for index, cell in enumerate(nb.cells):
-        kind = slide_type(cell)
-        if not slides or kind == "slide":
-            h += 1
-            slides.append({"h": h, "v": 0, "cells": [], "code": [], "headings": []})
-        elif kind == "subslide":
-            slides.append({"h": h, "v": slides[-1]["v"] + 1, "cells": [], "code": [], "headings": []})
-        if kind in ("skip", "notes"):
-            continue
-        slide = slides[-1]
-        slide["cells"].append(index)
-        if cell.cell_type == "code":
-            slide["code"].append(index)
-        elif cell.cell_type == "markdown":
-            slide["headings"] += markdown_headings(cell.source)
-    return slides
-
-
-def normalized_text(text: str) -> str:
-    """Heading text as a person reads it: markup, anchors and punctuation left out."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url) -> text
-    text = re.sub(r"<[^>]+>", "", text)  # inline HTML tags
-    return re.sub(r"[\W_]+", "", html.unescape(text)).lower()
-
 
 MATH = re.compile(r"\$\$|(?<![\\$\w])\$(?=\S)[^$\n]+?(?<=\S)\$(?!\w)|\\\(|\\\[|\\begin\{")
 MERMAID = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*\{?mermaid\}?\s*$", re.MULTILINE)
@@ -128,6 +77,31 @@ def uses_math(nb) -> bool:
 
 def uses_mermaid(nb) -> bool:
     return any(cell.cell_type == "markdown" and MERMAID.search(cell.source) for cell in nb.cells)
+
+
+class Notebook(NamedTuple):
+    source: Path  # the .md in the course
+    text: str  # as the build read it: what runs, and what the site's page is made of
+    nb: object  # the notebook (nbformat), with its outputs once executed
+
+
+def read_notebook(source: Path) -> Notebook:
+    text = source.read_text(encoding="utf-8")
+    return Notebook(source, text, notebook_of(text))
+
+
+def notebook_of(text: str):
+    import jupytext
+
+    return jupytext.reads(text, fmt="md:myst")
+
+
+def refuse_mermaid(notebooks) -> None:
+    """Kept by hand: myst-nb and nbconvert would pass a mermaid block on to a mermaid.js from a CDN."""
+    users = [str(source) for source, _, nb in notebooks if uses_mermaid(nb)]
+    if users:
+        raise BuildError("mermaid diagrams cannot be built offline yet (no local mermaid.js is shipped): "
+                         + ", ".join(users))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -163,7 +137,12 @@ def remove_others(directory: Path, keep: set[Path]) -> None:
 
 @contextmanager
 def locked(build: Path):
-    """One build at a time in a build folder (parallel test workers share it)."""
+    """One build at a time in a build folder.
+
+    Kept by hand: two builds at once (``make slides`` and ``make site``, or two test
+    workers) would each find a notebook missing from the cache and both run it;
+    one after the other, the second finds it there.
+    """
     build.mkdir(parents=True, exist_ok=True)
     with open(build / ".lock", "w") as handle:
         try:
@@ -191,43 +170,81 @@ def package_dir(module: str, extra: str = "docs") -> Path:
 
 
 # --------------------------------------------------------------------------- execution
+#
+# The cache is jupyter-cache's, as myst-nb uses it: a notebook is matched by its
+# code cells and kernel, and what is executed is stored there. Two pieces are kept
+# by hand, because jupyter-cache and myst-nb do not do them:
+#
+# - the course's code: jupyter-cache only looks at the cells, but the notebooks
+#   run the sandbox servers and the exercise checks, so the cache lives in a folder
+#   named after a digest of sandbox/ and checks/ (build/jupyter-cache/<digest>/):
+#   a change there starts a fresh cache, and every notebook runs again;
+# - running the notebooks: myst-nb runs them one at a time, inside Sphinx, and
+#   says only which notebook failed; the decks need them without Sphinx. Here they
+#   run two at a time, each in its own folder (as in JupyterLab and under nbval),
+#   a failure names the notebook and the cell, and --keep-going leaves the failed
+#   ones out of the decks and the site.
 
 
-def sandbox_digest(root: Path) -> str:
+def code_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    sandbox = root / "sandbox"
-    if sandbox.is_dir():
-        for path in sorted(sandbox.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    for folder in COURSE_CODE:
+        for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
-def _execute_one(source: str, target: str, key: str, rel: str, pythonpath: str) -> tuple[str, float, str | None]:
-    """Run one notebook in a fresh kernel (in a worker process); write it with its outputs."""
-    import jupytext
+def cache_path(root: Path, build: Path) -> Path:
+    return build / "jupyter-cache" / code_digest(root)
+
+
+def open_cache(root: Path, build: Path):
+    """The execution cache for the course as it is now; caches of older course code are removed."""
+    try:
+        from jupyter_cache import get_cache
+    except ImportError as error:
+        raise BuildError("jupyter-cache is missing: pip install -e '.[docs]' (make slides / make site do it)") \
+            from error
+    path = cache_path(root, build)
+    if path.parent.is_dir():
+        for other in path.parent.iterdir():
+            if other != path and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return get_cache(str(path))
+
+
+def kernel_environment(root: Path) -> dict[str, str]:
+    """The kernels' environment: the course importable, and the test suite's offline guard."""
+    env = dict(os.environ)
+    offline = REPO / "tests" / "offline"  # refuses connections and lookups that leave this machine
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(offline) if offline.is_dir() else "", str(root),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend: figures become outputs
+    return env
+
+
+def _execute_one(text: str, folder: str, rel: str, env: dict) -> tuple[str, float, str | None, str | None]:
+    """Run one notebook in a fresh kernel, in its folder (in a worker process): (rel, seconds, notebook, error)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    os.environ["PYTHONPATH"] = pythonpath
-    os.environ.pop("MPLBACKEND", None)  # the inline backend: figures become outputs
     started = time.monotonic()
-    nb = jupytext.read(source)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(source).parent)}})
+    nb = notebook_of(text)
+    # No timing in the cells' metadata: jupyter-cache's key covers it, and it would never match.
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": folder}})
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as kernel_log:
         try:
-            client.execute(stderr=kernel_log)  # the kernel's own chatter, shown only on failure
+            client.execute(stderr=kernel_log, env=env)  # the kernel's own chatter, shown only on failure
         except (CellExecutionError, CellTimeoutError) as error:
-            return rel, time.monotonic() - started, _cell_error(nb, error)
+            return rel, time.monotonic() - started, None, _cell_error(nb, error)
         except Exception as error:  # the kernel died, did not start...
             kernel_log.seek(0)
-            return rel, time.monotonic() - started, f"{type(error).__name__}: {error}\n{kernel_log.read()[-2000:]}"
-    nb.metadata["netcourse"] = {"source": rel, "key": key}
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
-    return rel, time.monotonic() - started, None
+            return rel, time.monotonic() - started, None, f"{type(error).__name__}: {error}\n{kernel_log.read()[-2000:]}"
+    return rel, time.monotonic() - started, nbformat.writes(nb), None
 
 
 def _cell_error(nb, error) -> str:
@@ -239,56 +256,79 @@ def _cell_error(nb, error) -> str:
     return f"{where} failed:\n{text[-3000:]}"
 
 
+def not_executed(cache, notebooks: list[Notebook]) -> list[Notebook]:
+    """The notebooks the cache lacks (their code, or the course's, changed)."""
+    missing = []
+    for notebook in notebooks:
+        try:
+            cache.match_cache_notebook(notebook.nb)
+        except KeyError:
+            missing.append(notebook)
+    return missing
+
+
 def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
-            keep_going: bool = False) -> list[tuple[Path, Path]]:
-    """Execute the course notebooks whose text or sandbox changed; (source, executed) pairs.
+            keep_going: bool = False) -> tuple[Path, list[Notebook]]:
+    """The cache folder, and every course notebook with its outputs; those not in the cache run first.
 
     A notebook that fails raises BuildError; with ``keep_going``, the failures are kept
     in ``FAILURES`` (reported at the end by ``main``) and the others are returned.
+    The cache folder is the one for the course's code as it was when the build started:
+    the site (myst-nb) must read the same one, even if sandbox/ changes meanwhile.
     """
+    import nbclient  # noqa: F401 (imported here once, not in each worker)
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
     build = build or root / "build"
-    out = build / "executed"
-    sandbox = sandbox_digest(root)
-    offline = REPO / "tests" / "offline"  # the test suite's guard: the build stays on this machine
-    pythonpath = os.pathsep.join(filter(None, [str(offline) if offline.is_dir() else "", str(root),
-                                               os.environ.get("PYTHONPATH", "")]))
-    pairs, todo = [], []
-    for source in course_notebooks(root):
-        rel = source.relative_to(root).as_posix()
-        target = out / Path(rel).with_suffix(".ipynb")
-        key = hashlib.sha256(f"{EXECUTION_VERSION}\0{sandbox}\0".encode() + source.read_bytes()).hexdigest()
-        pairs.append((source, target))
-        if target.exists():
-            try:
-                if json.loads(target.read_text(encoding="utf-8"))["metadata"]["netcourse"]["key"] == key:
-                    continue
-            except (ValueError, KeyError):
-                pass
-            target.unlink()
-        todo.append((str(source), str(target), key, rel, pythonpath))
-    if out.is_dir():
-        remove_others(out, {target for _, target in pairs})
-    if not todo:
-        log(f"executed notebooks up to date ({len(pairs)} in {out})")
-        return pairs
-    log(f"executing {len(todo)} notebook(s), {jobs} at a time")
-    started, failures = time.monotonic(), []
-    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
-        for rel, seconds, error in pool.map(_execute_one, *zip(*todo)):
-            log(f"  {rel}: {'FAILED' if error else 'ok'} in {seconds:.1f} s")
-            if error:
-                failures.append(f"{rel}: {error}")
-    log(f"executed in {time.monotonic() - started:.1f} s")
-    if failures:
-        message = "notebook(s) failed to execute:\n\n" + "\n\n".join(failures)
-        if not keep_going:
-            raise BuildError(message)
-        FAILURES.append(message)
-        log(f"error: {message}")
-    return [(source, target) for source, target in pairs if target.exists()]
+    cache = open_cache(root, build)
+    notebooks = [read_notebook(source) for source in course_notebooks(root)]
+    refuse_mermaid(notebooks)
+    todo = [notebook for notebook in not_executed(cache, notebooks) if notebook.source not in FAILED]
+    if todo:
+        log(f"executing {len(todo)} notebook(s), {jobs} at a time")
+        started, failures = time.monotonic(), []
+        rels = [notebook.source.relative_to(root).as_posix() for notebook in todo]
+        arguments = ([n.text for n in todo], [str(n.source.parent) for n in todo], rels,
+                     [kernel_environment(root)] * len(todo))
+        # Two at a time, in worker processes (a notebook's kernel is a process of its own anyway).
+        # One at a time (--jobs 1, or one notebook to run): in this process.
+        parallel = jobs > 1 and len(todo) > 1
+        pool = ProcessPoolExecutor(min(jobs, len(todo))) if parallel else nullcontext()
+        with pool:
+            results = (pool.map if parallel else map)(_execute_one, *arguments)
+            for notebook, (rel, seconds, executed, error) in zip(todo, results):
+                log(f"  {rel}: {'FAILED' if error else 'ok'} in {seconds:.1f} s")
+                if error:
+                    failures.append(f"{rel}: {error}")
+                    FAILED.add(notebook.source)
+                else:
+                    bundle = CacheBundleIn(nbformat.reads(executed, as_version=4), str(notebook.source),
+                                           data={"execution_seconds": seconds})
+                    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+        log(f"executed in {time.monotonic() - started:.1f} s")
+        if failures:
+            message = "notebook(s) failed to execute:\n\n" + "\n\n".join(failures)
+            if not keep_going:
+                raise BuildError(message)
+            FAILURES.append(message)
+            log(f"error: {message}")
+    else:
+        failed = f", {len(FAILED)} failed above" if FAILED else ""
+        log(f"no notebook to execute: {len(notebooks) - len(FAILED)} in the cache ({cache.path}){failed}")
+    executed = []
+    for notebook in notebooks:
+        try:
+            executed.append(notebook._replace(nb=cache.merge_match_into_notebook(notebook.nb)[1]))
+        except KeyError:  # it failed (--keep-going)
+            pass
+    return Path(cache.path), executed
 
 
 # --------------------------------------------------------------------------- slides
+#
+# Kept by hand: myst-nb builds web pages, not reveal.js decks; nbconvert's
+# exporter makes the decks, from the executed notebooks of the cache.
 
 DECK_TEMPLATE = "deck"  # publish/deck/: nbconvert's reveal template with local assets
 REVEAL_WIDTH, REVEAL_HEIGHT = 1280, 720
@@ -316,40 +356,25 @@ def mathjax_assets(static: Path) -> Path:
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
-def refuse_mermaid(executed) -> None:
-    users = [str(source) for source, target in executed if uses_mermaid(read_notebook(target))]
-    if users:
-        raise BuildError("mermaid diagrams cannot be built offline yet (no local mermaid.js is shipped): "
-                         + ", ".join(users))
-
-
-def read_notebook(path: Path):
-    import nbformat
-
-    return nbformat.read(path, as_version=4)
-
-
 def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False) -> list[Path]:
     from nbconvert import SlidesExporter
     from traitlets.config import Config
 
     build = build or root / "build"
-    executed = execute(root, build, jobs, keep_going)
-    refuse_mermaid(executed)
+    _, notebooks = execute(root, build, jobs, keep_going)
     started = time.monotonic()
     out = build / "slides"
     static = out / "_static"
     keep: set[Path] = set()
     reveal = reveal_assets(static)
-    notebooks = [(source, read_notebook(target)) for source, target in executed]
-    math = any(uses_math(nb) for _, nb in notebooks)
+    math = any(uses_math(notebook.nb) for notebook in notebooks)
     if math:
         mathjax = mathjax_assets(static)
     else:
         shutil.rmtree(static / "mathjax", ignore_errors=True)
     keep |= {p for p in static.rglob("*") if p.is_file()}
     decks = []
-    for source, nb in notebooks:
+    for source, _, nb in notebooks:
         rel = source.relative_to(root)
         deck = out / rel.with_suffix(".slides.html")
         prefix = os.path.relpath(reveal, deck.parent).replace(os.sep, "/")
@@ -399,21 +424,14 @@ def slides_index(decks, out: Path) -> str:
 
 
 # --------------------------------------------------------------------------- site
+#
+# build/site-src/ is Sphinx's source folder: publish/site/ (conf.py, the home page),
+# the course's .md notebooks as they are, the files beside them and the sandbox's
+# source (notebooks link to them: downloadable files), and the pages made here
+# (kept by hand: they come from the repository's layout and the servers' own
+# source, not from a notebook): the exercises listing and the servers' reference.
 
 SITE_SOURCES = HERE / "site"
-LINK = re.compile(r"(\]\(\s*<?)([^()\s<>#]+?\.md)(#[^()\s<>]*)?")
-
-
-def site_links(text: str, nb_dir: Path, notebooks: set[Path]) -> str:
-    """Links between course notebooks point at ``.md`` files; the site has their executed ``.ipynb``."""
-
-    def replace(match):
-        target = (nb_dir / match.group(2)).resolve()
-        if target in notebooks:
-            return match.group(1) + match.group(2)[:-3] + ".ipynb" + (match.group(3) or "")
-        return match.group(0)
-
-    return LINK.sub(replace, text)
 
 
 def sandbox_servers(root: Path) -> dict[str, tuple[str, str]]:
@@ -486,18 +504,18 @@ def reference_pages(root: Path) -> dict[str, str]:
     return pages
 
 
-def exercises_page(root: Path, executed) -> str:
+def exercises_page(root: Path, sources: list[Path]) -> str:
     """Each exercise, then its solution, each a page of its own."""
-    sources = {source.relative_to(root).with_suffix("").as_posix() for source, _ in executed}
-    exercises = sorted(s for s in sources if s.startswith("exercises/"))
+    names = {source.relative_to(root).with_suffix("").as_posix() for source in sources}
+    exercises = sorted(s for s in names if s.startswith("exercises/"))
     lines = ["# Exercises", "", "One exercise notebook per chapter; its solution is on the page after it.", ""]
     entries = []
     for exercise in exercises:
         entries.append(exercise)
         solution = "solutions/" + exercise.split("/", 1)[1]
-        if solution in sources:
+        if solution in names:
             entries.append(solution)
-    entries += sorted(s for s in sources if s.startswith("solutions/") and s not in entries)
+    entries += sorted(s for s in names if s.startswith("solutions/") and s not in entries)
     if entries:
         lines += ["```{toctree}", ":maxdepth: 1", "", *entries, "```", ""]
     else:
@@ -505,25 +523,16 @@ def exercises_page(root: Path, executed) -> str:
     return "\n".join(lines)
 
 
-def assemble_site(root: Path, build: Path, executed) -> Path:
-    """``build/site-src/``: the site's pages, written only where they changed."""
-    import nbformat
-
+def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook]) -> Path:
+    """``build/site-src/``: the site's sources, written only where they changed."""
     src = build / "site-src"
     keep: set[Path] = set()
     copy_tree(SITE_SOURCES, src, keep)
-    notebooks = {source.resolve() for source, _ in executed}
-    math = False
-    for source, target in executed:
-        nb = read_notebook(target)
-        math = math or uses_math(nb)
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                cell.source = site_links(cell.source, source.parent, notebooks)
-        page = src / source.relative_to(root).with_suffix(".ipynb")
-        write_if_changed(page, nbformat.writes(nb) + "\n")
+    for notebook in notebooks:  # the .md as executed: myst-nb reads it, and finds its outputs in the cache
+        page = src / notebook.source.relative_to(root)
+        write_if_changed(page, notebook.text)
         keep.add(page)
-    pages = {"exercises.md": exercises_page(root, executed), **reference_pages(root)}
+    pages = {"exercises.md": exercises_page(root, [n.source for n in notebooks]), **reference_pages(root)}
     for name, text in pages.items():
         write_if_changed(src / name, text)
         keep.add(src / name)
@@ -536,7 +545,8 @@ def assemble_site(root: Path, build: Path, executed) -> Path:
                     and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts)):
                 write_if_changed(src / rel, item.read_bytes())
                 keep.add(src / rel)
-    settings = {"math": math, "reference": bool(pages.keys() - {"exercises.md"})}
+    math = any(uses_math(notebook.nb) for notebook in notebooks)
+    settings = {"math": math, "reference": bool(pages.keys() - {"exercises.md"}), "execution_cache": str(cache)}
     write_if_changed(src / "_netcourse.json", json.dumps(settings))
     keep.add(src / "_netcourse.json")
     if math:
@@ -548,14 +558,14 @@ def assemble_site(root: Path, build: Path, executed) -> Path:
 
 def build_site(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False) -> Path:
     build = build or root / "build"
-    executed = execute(root, build, jobs, keep_going)
-    refuse_mermaid(executed)
+    cache, notebooks = execute(root, build, jobs, keep_going)
     started = time.monotonic()
-    src = assemble_site(root, build, executed)
+    src = assemble_site(root, build, cache, notebooks)
     out = build / "site"
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
                "-d", str(build / "site-doctrees"), str(src), str(out)]
-    result = subprocess.run(command, cwd=root)
+    # myst-nb finds every notebook in the cache; were one missing, it would run it in this environment.
+    result = subprocess.run(command, cwd=root, env=kernel_environment(root))
     if result.returncode != 0:
         message = f"sphinx-build failed (warnings are errors): {' '.join(command)}"
         if not keep_going:

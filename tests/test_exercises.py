@@ -13,8 +13,7 @@ import textwrap
 import jupytext
 import pytest
 
-from conftest import MYST_HEADER, ROOT
-from coursefiles import is_course_notebook, is_notebook
+from coursefiles import MYST_HEADER, ROOT, is_course_notebook, is_notebook
 
 spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
 make_exercises = importlib.util.module_from_spec(spec)

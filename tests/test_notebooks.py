@@ -13,8 +13,7 @@ import re
 import jupytext
 import pytest
 
-from conftest import MYST_HEADER
-from coursefiles import ROOT, course_notebooks
+from coursefiles import MYST_HEADER, ROOT, course_notebooks
 
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 NOTEBOOKS = course_notebooks()

@@ -4,13 +4,16 @@ The site holds the introduction, every chapter, every exercise and its solution
 (each a page of its own) with their executed outputs, and the sandbox servers'
 reference. The tests check every internal link and anchor resolves, that no page
 loads anything from another machine, that search works in a browser with every
-request off this machine blocked, and that a notebook that fails to execute
-fails the build. Screenshots go to build/screenshots/site/.
+request off this machine blocked, that a notebook that fails to execute
+fails the build (with --keep-going, after building the rest), and that the decks
+and the site take their outputs from one execution. Screenshots go to
+build/screenshots/site/.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -198,18 +201,30 @@ def test_a_notebook_that_fails_to_execute_fails_the_build(course):
     (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
     result = build("site", root=course, check=False)
     assert result.returncode != 0
-    assert "notebooks/01-broken.md" in result.stderr and "ZeroDivisionError" in result.stderr
-    assert not (course / "build" / "site" / "notebooks" / "01-broken.html").exists()
+    assert "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
+    assert not (course / "build" / "site").exists(), "no site at all without --keep-going"
 
 
-def test_a_page_with_math_uses_the_local_mathjax(course):
-    working = BROKEN_NOTEBOOK.replace("# A broken chapter", "# Math\n\nA round trip takes $2d/c$.").replace(
-        "1 / 0", "6 * 7")
-    (course / "notebooks" / "01-math.md").write_text(working, encoding="utf-8")
-    build("site", root=course)
-    page = (course / "build" / "site" / "notebooks" / "01-math.html").read_text(encoding="utf-8")
+MATH_NOTEBOOK = BROKEN_NOTEBOOK.replace("# A broken chapter", "# Math\n\nA round trip takes $2d/c$.").replace(
+    "1 / 0", "6 * 7")
+
+
+def test_keep_going_builds_the_rest_each_notebook_run_once_for_decks_and_site(course):
+    """With a broken notebook beside: the page with math uses the local MathJax, the decks and
+    the site come from one execution of each notebook, and the build still fails."""
+    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
+    (course / "notebooks" / "02-math.md").write_text(MATH_NOTEBOOK, encoding="utf-8")
+    result = build("slides", "site", "--keep-going", root=course, check=False)
+    assert result.returncode != 0 and "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
+    assert result.stdout.count("executing 2 notebook(s)") == 1, result.stdout  # for the decks
+    assert "no notebook to execute: 1 in the cache" in result.stdout, result.stdout  # the site: from the cache
+    site, slides = course / "build" / "site" / "notebooks", course / "build" / "slides" / "notebooks"
+    assert not (site / "01-broken.html").exists() and not (slides / "01-broken.slides.html").exists()
+    assert (slides / "02-math.slides.html").exists()
+    page = (site / "02-math.html").read_text(encoding="utf-8")
     scripts = [url for url in asset_urls(page) if "MathJax" in url]
     assert scripts and not [url for url in asset_urls(page) if is_remote(url)], scripts
     for url in scripts:
-        assert resolve(course / "build" / "site" / "notebooks" / "01-math.html", url).is_file(), url
-    assert "42" in page
+        assert resolve(site / "02-math.html", url).is_file(), url
+    assert re.search(r"<pre>(<span></span>)?42\s*</pre>", page), "the cell's output, from the cache"

@@ -1,8 +1,11 @@
 """Sphinx configuration of the course web site (python -m publish site, or make site).
 
-publish/build.py copies this folder into build/site-src/ with the executed
-notebooks (.ipynb, outputs included), so Sphinx executes nothing: myst-nb only
-renders. Every asset is local: the theme ships its own, search is Sphinx's
+publish/build.py copies this folder into build/site-src/ with the course's
+.md notebooks as they are: myst-nb reads them (MyST notebooks, jupytext's
+format) and takes their outputs from the execution cache (jupyter-cache) that
+``python -m publish`` fills before Sphinx starts; it runs a notebook only if
+the cache lacks it (a notebook changed after that), and then an error fails
+the build. Every asset is local: the theme ships its own, search is Sphinx's
 own index, and MathJax (only when a page has math) comes from a local copy.
 """
 
@@ -18,7 +21,11 @@ copyright = "the course authors, MIT licence"
 language = "en"
 
 extensions = ["myst_nb"]
-nb_execution_mode = "off"  # the notebooks arrive executed (build/executed/)
+nb_execution_mode = "cache"  # outputs from jupyter-cache (build/jupyter-cache/<digest of sandbox/, checks/>/)
+nb_execution_cache_path = SETTINGS["execution_cache"]
+nb_execution_timeout = 300  # seconds per cell, as the test suite's
+nb_execution_raise_on_error = True  # an error in a cell not tagged raises-exception stops the build
+nb_execution_show_tb = True
 nb_merge_streams = True
 myst_heading_anchors = 3  # links such as chapter.md#a-section
 myst_enable_extensions = ["dollarmath"]  # $...$ renders as in JupyterLab
