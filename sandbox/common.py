@@ -171,9 +171,17 @@ def log(message: str) -> None:
 
     Clients are served by several threads at once; the lock keeps their
     lines whole (print() writes the text and the newline separately).
+    A message may quote a client's text, which can hold characters the log
+    cannot encode (a lone surrogate such as "\\ud800", sent in JSON): those
+    are written as escapes rather than failing the request that logs them.
     """
+    line = f"{time.strftime('%H:%M:%S')} {message}\n"
     with _log_lock:
-        sys.stdout.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+        try:
+            sys.stdout.write(line)
+        except UnicodeEncodeError:
+            encoding = sys.stdout.encoding or "utf-8"
+            sys.stdout.write(line.encode(encoding, "backslashreplace").decode(encoding))
         sys.stdout.flush()
 
 

@@ -168,9 +168,7 @@ def explain(error: HTTPException) -> str | None:
 
 
 def log_error(error, debug=False):  # one line per GraphQL error, instead of a traceback
-    # The message may quote the client's text, even a lone surrogate from JSON
-    # ("\ud800", half of a UTF-16 pair), which cannot be printed: log it as \ud800.
-    common.log(f"GraphQL error: {error.message.encode('utf-8', 'backslashreplace').decode()}")
+    common.log(f"GraphQL error: {error.message}")  # may quote the client's text (see common.log)
     return format_error(error, debug)
 
 

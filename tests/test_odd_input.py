@@ -192,3 +192,18 @@ def test_lone_surrogate_in_a_graphql_request_is_a_400_and_one_log_line(servers):
     assert status == 400 and json.loads(answer)["errors"][0]["message"] == "Unknown operation named '\ud800'."
     assert servers["contacts3"].wait_for("GraphQL error: Unknown operation named '\\ud800'.")
     assert_still_serving_without_traceback(servers["contacts3"])
+
+
+def test_the_log_writes_a_lone_surrogate_as_an_escape(monkeypatch):
+    """common.log() is given a client's text by every server: it must never raise on it."""
+    import io
+
+    from sandbox import common
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, like a server's standard output
+    monkeypatch.setattr("sys.stdout", out)
+    common.log("GET /?q=\ud800 éa 400")
+    common.log("next line")
+    out.seek(0)
+    lines = out.read().splitlines()
+    assert lines[0].endswith(" GET /?q=\\ud800 éa 400") and lines[1].endswith(" next line")
