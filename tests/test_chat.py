@@ -210,6 +210,72 @@ def test_a_vanished_client_is_removed(server):
         assert (event["type"], event["name"], event["users"]) == ("leave", "Ghost", ["Ada"])
 
 
+
+def raw_websocket(server, path: str, receive_buffer: int) -> socket.socket:
+    """A WebSocket opened by hand, over a TCP socket that takes at most ``receive_buffer``
+    bytes before the sender must wait: what the server sends after the 101 answer is left
+    unread, for as long as the test likes."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect(): TCP's window
+    raw.settimeout(10)
+    raw.connect(server.address)
+    raw.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):  # byte by byte: not one byte of a frame
+        head += raw.recv(1)
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return raw
+
+
+@pytest.mark.timeout(60)
+def test_a_client_that_never_reads_does_not_hold_up_the_room(server):
+    """Issue 20: with a blocking send per member in the sender's thread, a client that never
+    reads froze the room (684 of these 1,500 messages arrived, then none)."""
+    n, size = 1500, 4000
+    with contextlib.closing(raw_websocket(server, "/ws/chat?name=slow", 4096)) as slow:
+        assert server.wait_for("chat: slow joined")
+        with joined(server, "healthy") as healthy, joined(server, "talker") as talker:
+            texts: list[str] = []  # the messages that reach the healthy client, as JSON
+
+            def read(ws: ClientConnection, keep: list | None) -> None:
+                with contextlib.suppress(ConnectionClosed, TimeoutError):
+                    while True:  # as fast as it can (nothing slow here), to the end
+                        data = ws.recv(timeout=30)
+                        if keep is not None and data.startswith('{"type": "message"'):
+                            keep.append(data)
+
+            readers = [threading.Thread(target=read, args=(healthy, texts), daemon=True),
+                       threading.Thread(target=read, args=(talker, None), daemon=True)]  # its own messages back
+            for reader in readers:
+                reader.start()
+            talking = threading.Thread(target=lambda: [talker.send(f"{i:04} " + "x" * (size - 5)) for i in range(n)],
+                                       daemon=True)
+            talking.start()
+            talking.join(30)
+            assert not talking.is_alive(), "the talker could not send its messages within 30 s"
+            deadline = time.monotonic() + 30
+            while len(texts) < n and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [json.loads(text)["text"] for text in texts] == [f"{i:04} " + "x" * (size - 5) for i in range(n)]
+
+            start = time.monotonic()
+            talker.send("and one more")
+            while len(texts) == n and time.monotonic() - start < 5:
+                time.sleep(0.01)
+            assert time.monotonic() - start < 2, "the talker's next message took 2 s or more"
+            assert json.loads(texts[-1])["text"] == "and one more"
+            assert server.wait_for("chat: slow disconnected (code 1008): too slow: 1024 messages waiting")
+            assert server.wait_for("chat: slow left")
+
+        # The slow client reads at last: what the TCP buffers held, then the close frame that says why.
+        reason = b"\x03\xf0" + b"too slow: 1024 messages waiting"  # 1008: policy violation
+        closing, received = b"\x88" + bytes([len(reason)]) + reason, b""  # a close frame, unmasked
+        while not received.endswith(closing):
+            chunk = slow.recv(65536)  # TimeoutError if the server sends nothing more
+            assert chunk, f"the connection ended without that close frame: {received[-60:]!r}"
+            received += chunk
+
 def test_history_keeps_the_last_messages():
     with launch("chat", replace=False, history=3) as server:
         for i in range(5):

@@ -24,7 +24,9 @@ Why Flask's development server (werkzeug), when the other Flask sandboxes use
 waitress: a WebSocket starts as an HTTP request, then takes over its TCP
 connection. Waitress cannot hand a connection over to the application;
 werkzeug can. Each WebSocket holds two threads for as long as it is open: the
-one running its handler, and one that reads its frames.
+one running its handler, and one that reads its frames. A chat client holds a
+third, which sends it its events from a queue of its own (room.py: Member), so
+that a client that reads slowly, or not at all, holds up no one else.
 
 The package: app.py (the Flask application: its routes), room.py (the room:
 who is connected, the last messages, the events), static/ (the page).
@@ -36,7 +38,7 @@ import logging
 
 from .. import common
 from .app import DEFAULTS, MAX_FRAME, PING_EVERY, create_app
-from .room import MAX_NAME, MAX_TEXT
+from .room import GIVE_UP, MAX_AHEAD, MAX_NAME, MAX_QUEUE, MAX_TEXT
 
 NAME = "chat"
 DESCRIPTION = "WebSocket echo and chat room with broadcast (Flask + flask-sock), and long polling."
@@ -45,7 +47,12 @@ LIMITS = f"""limits:
                     event {{"type": "error", "message": ...}} to that client only, which stays connected
   any message       {MAX_FRAME // 1024} KiB; larger -> the server closes that connection (code 1009)
   name              1 to {MAX_NAME} printable characters; else an error event, then close (code 1008)
-  clients           --max-clients WebSocket connections at once (default 200); more -> close (code 1013)
+  clients           --max-clients WebSocket connections at once (default 200); more -> close (code 1013);
+                    3 threads per chat connection, 2 per echo
+  slow readers      {MAX_QUEUE} events waiting for one chat client; one more -> that client only is
+                    closed (code 1008, "too slow"), or cut {GIVE_UP} s later if it takes no close frame
+  fast talkers      a chat client's next message is read once at most {MAX_AHEAD} events wait for that client:
+                    no one talks faster than the server can send them their own messages back
   history           the last --history messages (default 100), for /api/history and /api/poll
   poll timeout      0 to --max-poll seconds (default 30); /api/poll waits 10 s unless told
   idle clients      pinged every {PING_EVERY} s; one that does not answer is disconnected

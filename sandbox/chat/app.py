@@ -55,17 +55,20 @@ def current_room() -> Room:
 # --- WebSockets ------------------------------------------------------------------------
 
 
-def receive(ws):
-    """The next message (str for text, bytes for binary); ConnectionClosed once the client is gone.
+def receive(ws, member: Member | None = None):
+    """The next message (str for text, bytes for binary); ConnectionClosed once the
+    client is gone, or once the room dropped ``member`` for reading too slowly.
 
     Like ``ws.receive()``, but it looks every second whether the connection
     is still open: after closing a connection for a message too large,
     simple-websocket may leave ``ws.receive()`` waiting forever.
     """
-    while (data := ws.receive(timeout=1)) is None:
+    while not (member and member.dropped):  # see Member: its writer sends the close frame
+        if (data := ws.receive(timeout=1)) is not None:
+            return data
         if not ws.connected:
             raise ConnectionClosed(ws.close_reason, ws.close_message)
-    return data
+    raise ConnectionClosed(1008, member.dropped)
 
 
 def refuse(ws, code: int, message: str) -> None:
@@ -112,7 +115,7 @@ def chat(ws):
     room.broadcast(joined)  # after the log line: the log tells what happened in order
     try:
         while True:
-            text = receive(ws)
+            text = receive(ws, member)
             if problem := text_problem(text):
                 member.send(error_event(problem))  # only to this client; it stays in the room
                 common.log(f"{web.client()} chat: {name} refused: {problem}")
@@ -120,13 +123,17 @@ def chat(ws):
             message = room.say(name, text)
             common.log(f"{web.client()} chat: {name} said #{message['id']} ({len(text)} characters)")
             room.broadcast(message)
+            member.keep_up()  # a client cannot talk faster than the room can hear it
     except (ConnectionClosed, OSError):
         pass
     finally:
         left = room.leave(member)
-        room.release()
+        if member.dropped:
+            common.log(f"{web.client()} chat: {name} disconnected (code 1008): {member.dropped}")
         common.log(f"{web.client()} chat: {name} left ({len(left['users'])} online)")
         room.broadcast(left)
+        member.stop()  # ends its writer thread: up to room.GIVE_UP s for a client that reads nothing
+        room.release()
 
 
 class EndWebSockets:

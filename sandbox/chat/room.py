@@ -10,14 +10,22 @@ Every event is one JSON text message on the WebSocket:
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import queue
+import socket
 import threading
+import time
 from datetime import datetime, timezone
 
 from flask_sock import ConnectionClosed
 
 MAX_TEXT = 4096  # bytes (UTF-8) in one chat message: more -> an error event, message dropped
 MAX_NAME = 32  # characters in a name
+MAX_QUEUE = 1024  # events waiting to be sent to one client: one more -> it is disconnected (code 1008)
+MAX_AHEAD = 64  # events waiting for a client past which the server reads no more of what it sends
+SEND_BUFFER = 64 * 1024  # bytes of the kernel's TCP buffer towards each client (Linux's grows to 4 MiB)
+GIVE_UP = 5  # seconds a disconnected client has to take its close frame; then its TCP connection is cut
 
 
 def now() -> str:
@@ -49,21 +57,91 @@ def error_event(message: str) -> dict:
 
 
 class Member:
-    """One client in the chat room. Several threads may send to it at once (each
-    broadcast runs in the sender's thread): a lock keeps their frames apart."""
+    """One client in the chat room, with its own outbox (a bounded queue of the
+    events still to send to it) and its own writer thread, which sends them.
+
+    A broadcast only puts the event in each outbox, which never waits: a client
+    that reads slowly, or not at all, delays no one but itself. Sending in the
+    broadcaster's thread instead lets one client that never reads stop the
+    room: once the TCP buffers towards it are full, ``ws.send()`` waits, for
+    ever. Its outbox fills up instead, and once MAX_QUEUE events wait, the
+    client is too far behind: it is dropped.
+
+    The other half of back-pressure is for the one who talks: keep_up() holds
+    back a client that sends faster than the server can send it its own
+    messages back. Without it a burst would fill every outbox at the speed of
+    the server's reading, healthy clients' too.
+
+    What a client has not read also waits in the kernel, in the TCP buffers of
+    both ends; a small send buffer keeps most of it here, where it is counted.
+    """
 
     def __init__(self, ws, name: str):
         self.ws, self.name = ws, name
-        self.sending = threading.Lock()
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        self.outbox = queue.Queue(MAX_QUEUE)  # None in it: the writer stops there
+        self.lock = threading.Lock()  # for send() and stop(), called from several threads
+        self.stopped = False  # no more events are queued
+        self.dropped: str | None = None  # why the server disconnects this client, if it does
+        self.writer = threading.Thread(target=self.write, name=f"chat writer ({name})", daemon=True)
+        self.writer.start()
 
     def send(self, event: dict) -> bool:
-        """Send one event as JSON text; False if the client is gone."""
+        """Queue one event for this client, without waiting; False if it is gone or dropped."""
+        with self.lock:
+            if self.stopped:
+                return False
+            try:
+                self.outbox.put_nowait(event)
+                return True
+            except queue.Full:
+                self.stop_writer(f"too slow: {MAX_QUEUE} messages waiting")
+                return False  # its own handler thread notices, and ends the connection (stop)
+
+    def keep_up(self) -> None:
+        """Wait while more than MAX_AHEAD events wait for this client; call it from its
+        own handler thread before reading its next message. Meanwhile its messages wait
+        in TCP buffers, which fill up: then TCP makes the client's own sends wait."""
+        while self.outbox.qsize() > MAX_AHEAD and not self.stopped and self.ws.connected:
+            time.sleep(0.01)
+
+    def stop_writer(self, dropped: str | None = None) -> None:
+        """Let the writer end after the event it is sending; call it holding self.lock."""
+        if not self.stopped:
+            self.stopped, self.dropped = True, dropped
+            with contextlib.suppress(queue.Empty):
+                while True:  # events the client will never get
+                    self.outbox.get_nowait()
+            self.outbox.put_nowait(None)
+
+    def write(self) -> None:
+        """The writer thread: send the queued events in order, as fast as the client takes them."""
         try:
-            with self.sending:
+            while (event := self.outbox.get()) is not None:
                 self.ws.send(json.dumps(event))
-            return True
+            if self.dropped:
+                # 1008 "policy violation" (RFC 6455, 7.4.1) is the generic code for a client that
+                # breaks the server's rules, here "read what you are sent". Not 1013 "try again
+                # later" (IANA registry): it says the server is overloaded, and it is not.
+                # The close frame waits behind everything the client has not read yet.
+                self.ws.close(1008, self.dropped)
         except (ConnectionClosed, OSError):
-            return False
+            pass  # the client is gone, or stop() cut the connection
+        finally:
+            self.stopped = True
+
+    def stop(self) -> None:
+        """Once the client has left the room: end the writer thread. It may wait
+        GIVE_UP seconds, so call it from this client's own handler thread."""
+        with self.lock:
+            self.stop_writer()
+        self.writer.join(GIVE_UP)  # a dropped client gets this long to take its close frame
+        if self.writer.is_alive():  # stuck in ws.send(): the client reads nothing
+            with contextlib.suppress(OSError):  # the connection is already closed
+                # Ends the TCP connection in both directions, at once: a send() waiting
+                # on this socket, in any thread, fails (closing it would not wake it).
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+            self.writer.join(GIVE_UP)
 
 
 class Room:
@@ -90,11 +168,11 @@ class Room:
             self.connections -= 1
 
     def broadcast(self, event: dict) -> None:
+        # member.send() only queues the event, and never waits: the lock is held a moment,
+        # and everyone gets the events in the same order.
         with self.lock:
-            members = list(self.members)  # send outside the lock: a slow client must not block the room
-        for member in members:
-            if not member.send(event):  # gone: stop sending to it (its own thread announces it left)
-                with self.lock:
+            for member in list(self.members):
+                if not member.send(event):  # gone or dropped: its own thread announces that it left
                     self.members.discard(member)
 
     # join, leave and say change the room and return the event to broadcast.
