@@ -47,7 +47,8 @@ test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env tests notebooks exercises solutions
 
 # Offline reveal.js decks of every notebook, executed (build/slides/), and the course
-# as a static web site (build/site/); both use build/executed/ (each notebook runs once).
+# as a static web site (build/site/); both take the outputs from one execution cache,
+# build/jupyter-cache/ (each notebook runs once for both).
 slides: install-docs
 	$(PY) -m publish slides
 
