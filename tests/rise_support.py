@@ -1,0 +1,281 @@
+"""What tests/test_rise.py and tests/test_rise_practice.py share: a Jupyter server, pages, checks.
+
+The course's notebooks are presented in two modules, chapters in one, exercises
+and solutions in the other, so that two test workers (``--dist loadfile``) share
+them: presenting one takes a JupyterLab page load, a walk through every slide and
+a cell run. Each module has its own Jupyter server (module fixtures). The checks
+are in test_rise.py's docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jupytext
+import pytest
+import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from browser_support import ROOT, Requests, screenshot_path
+from coursefiles import NOTEBOOK_DIRS, course_notebooks
+from slide_metadata import normalized_text, slide_plan
+
+NOTEBOOKS = course_notebooks()
+CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]  # tests/test_rise.py
+PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS]  # exercises and solutions: tests/test_rise_practice.py
+VIEWPORT = {"width": 1280, "height": 720}
+STARTUP = 60  # seconds for the Jupyter server to answer
+
+
+class Jupyter:
+    def __init__(self, url: str, token: str, course: Path):
+        self.url, self.token, self.course = url, token, course
+        self.shutdowns = ThreadPoolExecutor(max_workers=2)  # kernels end while the next test goes on
+
+    def end_kernels(self) -> None:
+        """Shut down every kernel, without waiting for them to be gone (``stop`` waits)."""
+        for kernel in self.api("GET", "/api/kernels"):
+            self.shutdowns.submit(self.api, "DELETE", f"/api/kernels/{kernel['id']}", missing_ok=True)
+
+    def api(self, method: str, path: str, missing_ok: bool = False, **kwargs):
+        response = requests.request(method, f"{self.url}{path}", headers={"Authorization": f"token {self.token}"},
+                                    timeout=30, **kwargs)
+        if not (missing_ok and response.status_code == 404):  # a kernel already gone
+            response.raise_for_status()
+        return response.json() if response.content else None
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    base = tmp_path_factory.mktemp("rise")
+    course = base / "course"
+    for folder in NOTEBOOK_DIRS:
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".*", "*.ipynb"))
+    sys.path.insert(0, str(ROOT / "jupyter"))
+    try:
+        import install_settings
+    finally:
+        sys.path.pop(0)
+    settings = install_settings.install(str(base / "env"))[0].parent  # what make lab installs
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+               JUPYTER_DATA_DIR=str(base / "data"), JUPYTERLAB_SETTINGS_DIR=str(base / "user-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"), IPYTHONDIR=str(base / "ipython"),
+               JUPYTER_PLATFORM_DIRS="1")
+    token = secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               "--ServerApp.port=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+               f"--LabApp.app_settings_dir={settings}", f"--RiseApp.app_settings_dir={settings}"]
+    if hasattr(os, "getuid") and os.getuid() == 0:
+        command.append("--allow-root")
+    log = (base / "server.log").open("w")
+    process = subprocess.Popen(command, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = wait_for_server(process, base / "runtime", token)
+        server = Jupyter(url, token, course)
+        yield server
+        server.shutdowns.shutdown(wait=True)
+    finally:
+        stop(process, url if "url" in locals() else None, token)
+        log.close()
+
+
+def wait_for_server(process, runtime: Path, token: str) -> str:
+    """The server's URL, once /api/status answers (port 0: the port is read from its runtime file)."""
+    deadline = time.monotonic() + STARTUP
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the Jupyter server exited with code {process.returncode}")
+        info = runtime / f"jpserver-{process.pid}.json"
+        if info.exists():
+            try:
+                url = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
+                if requests.get(f"{url}/api/status", headers={"Authorization": f"token {token}"}, timeout=5).ok:
+                    return url
+            except (ValueError, KeyError, requests.RequestException):
+                pass
+        time.sleep(0.2)
+    pytest.fail(f"the Jupyter server did not answer within {STARTUP} s")
+
+
+def stop(process, url, token) -> None:
+    if process.poll() is None and url:
+        try:  # a clean shutdown also ends the kernels (and the sandbox servers they started)
+            requests.post(f"{url}/api/shutdown", headers={"Authorization": f"token {token}"}, timeout=10)
+            process.wait(timeout=10)
+        except (requests.RequestException, subprocess.TimeoutExpired):
+            pass
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def ids(paths):
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+# The slides as RISE built them: for each horizontal slide, its vertical slides.
+SLIDES_JS = """() => [...document.querySelectorAll('.reveal .slides > section')].map(top =>
+  [...top.querySelectorAll(':scope > section')].map(slide => {
+    const shown = [...slide.querySelectorAll('.jp-Cell')]
+      .filter(c => !c.closest('aside.notes') && !c.classList.contains('reveal-skip'));
+    return {
+      markdown: shown.filter(c => c.classList.contains('jp-MarkdownCell')).length,
+      rendered: shown.filter(c => c.classList.contains('jp-MarkdownCell') && c.classList.contains('jp-mod-rendered')
+                                  && c.querySelector('.jp-RenderedMarkdown > *')).length,
+      code: shown.filter(c => c.classList.contains('jp-CodeCell')).length,
+      headings: [...slide.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(h => !h.closest('aside.notes'))
+                  .map(h => h.textContent),
+    };
+  }))"""
+
+PRESENT_JS = """([h, v]) => {
+  const tops = document.querySelectorAll('.reveal .slides > section');
+  const slide = tops[h] && tops[h].querySelectorAll(':scope > section')[v];
+  return !!slide && slide.classList.contains('present') && tops[h].classList.contains('present');
+}"""
+
+SHOW_FRAGMENTS_JS = """() => document.querySelectorAll(
+  '.reveal .slides > section.present > section.present .fragment').forEach(f => f.classList.add('visible'))"""
+
+# How the present slide fits the window: where its content starts and ends, and the
+# code, outputs or tables wider than their box (lines cut or behind a scroll bar).
+MEASURE_JS = """() => {
+  const slide = document.querySelector('.reveal .slides > section.present > section.present');
+  const box = slide.getBoundingClientRect();
+  const scale = slide.offsetHeight ? box.height / slide.offsetHeight : 1;
+  const wide = [...slide.querySelectorAll('.cm-scroller, .jp-OutputArea-output pre, table, .jp-RenderedMarkdown pre')]
+    .filter(e => !e.closest('aside.notes') && e.scrollWidth > e.clientWidth + 2)
+    .map(e => (e.textContent || '').trim().split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 80));
+  return {top: box.top, bottom: box.top + slide.scrollHeight * scale, height: window.innerHeight, wide};
+}"""
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context for the module: JupyterLab's scripts load once, then come from the cache."""
+    context = browser.new_context(viewport=VIEWPORT)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, jupyter):
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.requests = Requests(page, block=False)  # recorded, not blocked: blocking disables the cache
+    yield page
+    page.close()
+    jupyter.end_kernels()  # each notebook's kernel ends with its test
+
+
+def presents_with_rise(jupyter, page, notebook: Path) -> None:
+    """The checks of the module docstring of test_rise.py, for one notebook."""
+    rel = notebook.relative_to(ROOT).as_posix()
+    nb = jupytext.read(notebook)
+    plan = slide_plan(nb)
+    expected_shape = [sum(1 for s in plan if s["h"] == h) for h in range(plan[-1]["h"] + 1)]
+
+    page.goto(f"{jupyter.url}/rise/{rel}?token={jupyter.token}")
+    page.wait_for_function(
+        """(n) => document.querySelectorAll('.reveal .slides > section').length >= n
+                  && document.querySelectorAll('.reveal .jp-MarkdownCell.jp-mod-rendered').length > 0""",
+        arg=len(expected_shape), timeout=60_000)
+    headings = sum(len(slide["headings"]) for slide in plan)
+    try:  # markdown renders asynchronously: wait for every cell, and every heading, to be there
+        page.wait_for_function(
+            """(headings) => [...document.querySelectorAll('.reveal .jp-MarkdownCell')].every(c =>
+                   c.classList.contains('jp-mod-rendered') && c.querySelector('.jp-RenderedMarkdown > *'))
+               && document.querySelectorAll('.reveal :is(h1, h2, h3, h4, h5, h6)').length >= headings""",
+            arg=headings, timeout=30_000)
+    except PlaywrightTimeout:
+        pass  # the comparison below says what is missing
+    slides = page.evaluate(SLIDES_JS)
+
+    # As many slides as the metadata says, laid out the same way.
+    assert [len(vertical) for vertical in slides] == expected_shape, "slides per horizontal slide (RISE, metadata)"
+
+    # Every slide's markdown rendered, with its headings.
+    problems = []
+    for expected, shown in zip(plan, (s for vertical in slides for s in vertical)):
+        where = f"slide {expected['h'] + 1}.{expected['v'] + 1}"
+        markdown = sum(1 for i in expected["cells"] if nb.cells[i].cell_type == "markdown")
+        if (shown["markdown"], shown["code"]) != (markdown, len(expected["code"])):
+            problems.append(f"{where}: {shown['markdown']} markdown and {shown['code']} code cells shown, "
+                            f"{markdown} and {len(expected['code'])} expected")
+        if shown["rendered"] != shown["markdown"]:
+            problems.append(f"{where}: {shown['markdown'] - shown['rendered']} markdown cell(s) not rendered")
+        want = [normalized_text(h) for h in expected["headings"]]
+        got = [normalized_text(h) for h in shown["headings"]]
+        if want != got:
+            problems.append(f"{where}: headings {shown['headings']}, expected {expected['headings']}")
+    assert problems == [], f"{rel} in RISE:\n" + "\n".join(problems)
+
+    # Each slide fits a 1280x720 window.
+    overflows = overflowing_slides(page, plan, title_screenshot=screenshot_path("rise", notebook))
+    assert overflows == [], f"{rel}: slides overflow a 1280x720 window:\n" + "\n".join(overflows)
+
+    # A code cell runs from inside the slideshow, in a live kernel.
+    runnable = next((slide for slide in plan if slide["code"]), None)
+    if runnable is not None:
+        show(page, runnable["h"], runnable["v"])
+        page.evaluate(SHOW_FRAGMENTS_JS)  # as if the presenter had stepped through them
+        prompt = page.locator(".reveal .slides > section.present > section.present .jp-CodeCell:not(.reveal-skip)"
+                              " .jp-InputPrompt").first.element_handle(timeout=10_000)
+        prompt.click()
+        page.keyboard.press("Shift+Enter")  # runs the cell and moves on, as in a presentation
+        page.wait_for_function("(prompt) => /\\[\\d+\\]/.test(prompt.textContent)", arg=prompt, timeout=60_000)
+        show(page, runnable["h"], runnable["v"])
+        page.evaluate(SHOW_FRAGMENTS_JS)
+        ran = screenshot_path("rise", notebook)
+        page.screenshot(path=ran.with_name(f"{ran.stem}-run.png"))
+
+    assert page.requests.outside == [], "requests that left this machine"
+    assert page.errors == [], "JavaScript errors"
+
+
+def overflowing_slides(page, plan, title_screenshot: Path | None = None) -> list[str]:
+    """Visit every slide; what does not fit the window (a screenshot of the title slide on the way)."""
+    overflows = []
+    for slide in plan:
+        h, v = slide["h"], slide["v"]
+        show(page, h, v)
+        box = page.evaluate(MEASURE_JS)
+        if (h, v) == (0, 0) and title_screenshot:
+            page.screenshot(path=title_screenshot)
+        where = f"slide {h + 1}.{v + 1} ({(slide['headings'] or ['no heading'])[0]})"
+        if box["top"] < -1 or box["bottom"] > box["height"] + 1:
+            overflows.append(f"{where}: content {box['bottom'] - box['top']:.0f} px high, "
+                             f"from y={box['top']:.0f} to y={box['bottom']:.0f} (window {box['height']})")
+        for line in box["wide"]:
+            overflows.append(f"{where}: a line wider than the slide: {line!r}")
+    return overflows
+
+
+def show(page, h: int, v: int) -> None:
+    """Go to slide (h, v), as a link to it would: reveal.js follows the URL's #/h/v."""
+    for _attempt in range(5):  # a late selection of a cell may move the slideshow back: ask again
+        page.evaluate("([h, v]) => { window.location.hash = `#/${h}/${v}`; }", [h, v])
+        try:
+            page.wait_for_function(PRESENT_JS, arg=[h, v], timeout=3_000)
+            page.wait_for_timeout(50)  # layout settles
+            if page.evaluate(PRESENT_JS, [h, v]):
+                return
+        except PlaywrightTimeout:
+            pass
+    where = page.evaluate("() => [window.location.hash, document.querySelector("
+                          "'.reveal .slides > section.present > section.present')?.id]")
+    pytest.fail(f"RISE did not show slide {h + 1}.{v + 1} (URL hash, present slide: {where})")
