@@ -162,6 +162,21 @@ MEASURE_JS = """() => {
   return {top: box.top, bottom: box.top + slide.scrollHeight * scale, height: window.innerHeight, wide};
 }"""
 
+# show() and MEASURE_JS in one call to the browser (a walk through every slide of every
+# notebook makes thousands): go to slide (h, v) by the URL, wait for it to be shown
+# (3 s at most), let the layout settle, and measure it; null if it is not shown.
+SHOW_AND_MEASURE_JS = """async ([h, v]) => {
+  const present = %s;
+  window.location.hash = `#/${h}/${v}`;
+  const deadline = performance.now() + 3000;
+  while (!present([h, v])) {
+    if (performance.now() > deadline) return null;
+    await new Promise(requestAnimationFrame);
+  }
+  await new Promise(resolve => setTimeout(resolve, 50));
+  return present([h, v]) ? (%s)() : null;
+}""" % (PRESENT_JS, MEASURE_JS)
+
 
 @pytest.fixture(scope="module")
 def context(browser):
@@ -252,8 +267,13 @@ def overflowing_slides(page, plan, title_screenshot: Path | None = None) -> list
     overflows = []
     for slide in plan:
         h, v = slide["h"], slide["v"]
-        show(page, h, v)
-        box = page.evaluate(MEASURE_JS)
+        for _attempt in range(5):  # a late selection of a cell may move the slideshow back: ask again
+            box = page.evaluate(SHOW_AND_MEASURE_JS, [h, v])
+            if box is not None:
+                break
+        else:  # the slow way, which fails saying where the slideshow is
+            show(page, h, v)
+            box = page.evaluate(MEASURE_JS)
         if (h, v) == (0, 0) and title_screenshot:
             page.screenshot(path=title_screenshot)
         where = f"slide {h + 1}.{v + 1} ({(slide['headings'] or ['no heading'])[0]})"
