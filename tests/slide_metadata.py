@@ -68,3 +68,22 @@ def normalized_text(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url) -> text
     text = re.sub(r"<[^>]+>", "", text)  # inline HTML tags
     return re.sub(r"[\W_]+", "", html.unescape(text)).lower()
+
+
+def one_cell_notebook(title: str, code: str) -> str:
+    """A course notebook's text: one slide with a heading, then one code cell."""
+    from coursefiles import MYST_HEADER
+
+    return MYST_HEADER + f"""
++++ {{"slideshow": {{"slide_type": "slide"}}}}
+
+# {title}
+
+```{{code-cell}} ipython3
+---
+slideshow:
+  slide_type: "-"
+---
+{code}
+```
+"""

@@ -17,7 +17,7 @@ import pytest
 import coursefiles
 from coursefiles import MYST_HEADER, ROOT
 from publish import build
-from slide_metadata import normalized_text, slide_plan
+from slide_metadata import normalized_text, one_cell_notebook, slide_plan
 
 
 def cell(kind: str, source: str, slide: str = "-", **metadata):
@@ -130,20 +130,7 @@ def test_myst_nb_finds_what_the_build_executed(notebook):
     assert key(None, ours)[1] == key(None, theirs)[1] == key(None, jupytext.read(notebook))[1]
 
 
-CACHED_NOTEBOOK = MYST_HEADER + textwrap.dedent("""\
-
-    +++ {"slideshow": {"slide_type": "slide"}}
-
-    # Cached
-
-    ```{code-cell} ipython3
-    ---
-    slideshow:
-      slide_type: "-"
-    ---
-    print(6 * 7)
-    ```
-    """)
+CACHED_NOTEBOOK = one_cell_notebook("Cached", "print(6 * 7)")
 
 
 def test_a_notebook_runs_again_only_when_its_code_or_the_course_code_changes(tmp_path):

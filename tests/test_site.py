@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import textwrap
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -25,8 +24,9 @@ import pytest
 from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, build, css_urls,
                              is_remote, parse_html)
 from checks.servers import static_server
-from coursefiles import MYST_HEADER, course_notebooks
+from coursefiles import course_notebooks
 from publish.build import sandbox_servers
+from slide_metadata import one_cell_notebook
 
 NOTEBOOKS = course_notebooks()
 SITE = ROOT / "build" / "site"
@@ -172,20 +172,7 @@ def test_site_browses_and_searches_offline(served, browser):
         context.close()
 
 
-BROKEN_NOTEBOOK = MYST_HEADER + textwrap.dedent("""\
-
-    +++ {"slideshow": {"slide_type": "slide"}}
-
-    # A broken chapter
-
-    ```{code-cell} ipython3
-    ---
-    slideshow:
-      slide_type: "-"
-    ---
-    1 / 0
-    ```
-    """)
+BROKEN_NOTEBOOK = one_cell_notebook("A broken chapter", "1 / 0")
 
 
 @pytest.fixture
