@@ -11,6 +11,7 @@ import functools
 import http.client
 import json
 import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,12 @@ class ThreadedHTTPServer(ThreadingHTTPServer):
     # The listen() backlog (socketserver's default: 5). The constructor reads it
     # when it listens: set on the class, as on a server afterwards it does nothing.
     request_queue_size = 128
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closes a connection before a file is all sent (it moved on
+        to another page) is normal: only other errors get socketserver's traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @contextlib.contextmanager

@@ -587,3 +587,21 @@ def test_a_remote_server_can_stand_in_for_a_sandbox_server(echo):
     verdict(ch02.check_is_listening(is_listening, remote), PASSED)
     with pytest.raises(ValueError, match="give the scheme, host and port"):
         Remote("192.168.1.10")
+
+
+
+def test_the_checks_http_servers_stay_quiet_when_a_browser_hangs_up_and_report_other_errors(capsys):
+    from http.server import BaseHTTPRequestHandler
+
+    from checks.servers import ThreadedHTTPServer
+
+    with ThreadedHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:
+        printed = []
+        for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset"), ValueError("a bug")):
+            try:
+                raise error
+            except Exception:  # socketserver calls handle_error inside its except clause
+                server.handle_error(None, ("127.0.0.1", 1))
+            printed.append(capsys.readouterr().err)
+    assert printed[:2] == ["", ""], "a client that hangs up is no error"
+    assert "ValueError: a bug" in printed[2], "a real error keeps its traceback"
