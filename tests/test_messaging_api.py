@@ -77,6 +77,21 @@ def test_registration_can_be_closed(tmp_path):
     assert_error(closed.post(f"{API}/users", json={"name": "Ada"}), 403, "closed")
 
 
+def test_with_registration_closed_reading_the_users_needs_a_token(tmp_path, client, ada):
+    user, other_token = ada  # an account on another server (the open one)
+    assert client.get(f"{API}/users").status_code == 200, "registration open: anyone may read the users"
+    (tmp_path / "class").mkdir()
+    closed = new_app(tmp_path / "class", REGISTRATION_OPEN=False)
+    from sandbox.messaging import db
+    member, token = db.add_users(db.connect(closed.config["DATABASE"]), ["Grace"])[0]  # as --users does
+    closed = closed.test_client()
+    for path in (f"{API}/users", f"{API}/users?name=Gr", f"{API}/users/{member['id']}"):
+        assert_error(closed.get(path), 401, "token")
+        assert_error(closed.get(path, headers=bearer(other_token)), 401, "no user")
+        assert closed.get(path, headers=bearer(token)).status_code == 200, path
+    assert [u["name"] for u in closed.get(f"{API}/users", headers=bearer(token)).json["items"]] == ["Grace"]
+
+
 @pytest.mark.parametrize(
     "body, field",
     [

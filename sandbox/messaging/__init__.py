@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--no-registration", action="store_true",
-        help="refuse POST /api/v1/users (403): only the accounts already in --db or from --users exist",
+        help="refuse POST /api/v1/users (403): only the accounts already in --db or from --users exist; "
+        "reading the users then needs a token too",
     )
     parser.add_argument(
         "--rate-limit", default=DEFAULT_RATE_LIMIT, metavar="RATE",

@@ -21,6 +21,7 @@ HTTP method says what to do with them:
 
 "My" means: the request carries the owner's token, ``Authorization: Bearer
 <token>``; without a token the answer is 401, with someone else's 403.
+Reading users needs a token only when registration is closed (a class server).
 """
 
 from __future__ import annotations
@@ -133,6 +134,15 @@ def current_user() -> dict:
     return user
 
 
+def require_reader() -> None:
+    """Who may read the users (names and statuses): anyone while anyone may register,
+    since a token is then one request away; only the class when the instructor hands
+    out the accounts (--no-registration), so that a class server on a network does not
+    show its roster to whoever reaches it."""
+    if not current_app.config["REGISTRATION_OPEN"]:
+        current_user()
+
+
 def find_user(user_id: int) -> dict:
     user = db.get_user(database(), user_id) if user_id <= ID_MAX else None  # larger ones cannot exist
     if user is None:
@@ -181,6 +191,7 @@ def page(items: list[dict], total: int, limit: int, offset: int, filters: dict) 
 
 @api.get("/users")
 def list_users():
+    require_reader()
     name = request.args.get("name", "")
     limit, offset = page_args()
     users, total = db.find_users(database(), name, limit, offset)
@@ -203,6 +214,7 @@ def register():
 
 @api.get("/users/<int:user_id>")
 def get_user(user_id: int):
+    require_reader()
     return find_user(user_id)
 
 

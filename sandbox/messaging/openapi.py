@@ -43,6 +43,9 @@ BODY_ERRORS = (400, 413, 415, 422)
 # Errors of every request that needs a token and names a user.
 OWNER_ERRORS = (401, 403, 404)
 BEARER = [{"bearerAuth": []}]
+# Reading users: no token needed, except on a server started with --no-registration.
+READER = [{}, {"bearerAuth": []}]
+READER_NOTE = "Needs a token (401 without) when the server runs with --no-registration: a class's roster is the class's."
 
 ERRORS = {
     400: ("Bad Request", "The body is not valid JSON."),
@@ -159,7 +162,8 @@ DESCRIPTION = f"""The messaging server of the course's capstone exercise.
 * Register with `POST {API}/users`: the answer holds your **token**, shown once.
   Send it with every request that acts as you: `Authorization: Bearer <token>`
   (here: the **Authorize** button).
-* Anyone may list and read users; only you may change your status, read your
+* Anyone may list and read users (with `--no-registration`, a class server: anyone
+  with a token); only you may change your status, read your
   inbox, or mark and delete your messages. You send a message by posting it
   to the recipient's `messages`.
 * Lists come in pages: `?limit=` (1 to {PAGE_MAX}, default {PAGE_DEFAULT}) and `?offset=`; each page says `total`
@@ -176,13 +180,15 @@ PATHS = {
             "operationId": "listUsers",
             "tags": ["users"],
             "summary": "List users, by name",
+            "description": READER_NOTE,
+            "security": READER,
             "parameters": [
                 {"name": "name", "in": "query", "description": "Only users whose name contains this (ignoring A-Z case)",
                  "schema": {"type": "string"}},
                 ref("parameters", "Limit"),
                 ref("parameters", "Offset"),
             ],
-            "responses": {"200": ok("A page of users", "UserPage"), **errors(422)},
+            "responses": {"200": ok("A page of users", "UserPage"), **errors(401, 422)},
         },
         "post": {
             "operationId": "registerUser",
@@ -200,7 +206,9 @@ PATHS = {
             "operationId": "getUser",
             "tags": ["users"],
             "summary": "One user",
-            "responses": {"200": ok("The user", "User"), **errors(404)},
+            "description": READER_NOTE,
+            "security": READER,
+            "responses": {"200": ok("The user", "User"), **errors(401, 404)},
         },
         "patch": {
             "operationId": "updateStatus",
