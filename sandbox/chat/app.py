@@ -1,6 +1,6 @@
 """The chat server as a Flask application: its WebSocket and HTTP routes.
 
-    app = create_app({"HISTORY": 100, "MAX_CLIENTS": 200, "MAX_POLL": 30.0})
+    app = create_app({"HISTORY": 100, "MAX_CLIENTS": 200, "MAX_PER_ADDRESS": 10, "TOKEN": "our-class"})
 
 The routes are listed in __init__.py. They share one Room (room.py), kept in
 ``app.extensions["chat.room"]``: each application has its own.
@@ -8,12 +8,15 @@ The routes are listed in __init__.py. They share one Room (room.py), kept in
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import json
 import socket
 
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import ConnectionClosed, Sock
-from werkzeug.exceptions import BadRequest
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import BadRequest, Unauthorized
 
 from .. import common, web
 from .room import Member, Room, error_event, name_problem, text_problem
@@ -23,6 +26,8 @@ PING_EVERY = 25  # seconds: the server pings each client; one that never answers
 DEFAULTS = {
     "HISTORY": 100,  # messages kept, for /api/history and /api/poll
     "MAX_CLIENTS": 200,  # WebSocket connections at once
+    "MAX_PER_ADDRESS": 200,  # WebSocket connections at once from one IP address (a class: 10, see __init__.py)
+    "TOKEN": None,  # the class token every route but the page needs; None: none needed
     "MAX_POLL": 30.0,  # seconds: the longest wait a long poll may ask for
     "SOCK_SERVER_OPTIONS": {"max_message_size": MAX_FRAME, "ping_interval": PING_EVERY},  # for flask-sock
     "MAX_CONTENT_LENGTH": MAX_FRAME,  # Flask answers 413 to a longer HTTP body
@@ -39,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)  # serves the files in static/ at /static/...
     app.config.from_mapping(DEFAULTS)
     app.config.from_mapping(config or {})
-    app.extensions["chat.room"] = Room(app.config["HISTORY"], app.config["MAX_CLIENTS"])
+    app.extensions["chat.room"] = Room(app.config["HISTORY"], app.config["MAX_CLIENTS"], app.config["MAX_PER_ADDRESS"])
     app.register_blueprint(views)
     web.init_app(app, log_requests=False)  # errors in JSON; finish() logs the requests
     app.after_request(finish)
@@ -50,6 +55,31 @@ def create_app(config: dict | None = None) -> Flask:
 def current_room() -> Room:
     """The room of the application serving this request (each create_app() makes one)."""
     return current_app.extensions["chat.room"]
+
+
+def token_problem() -> str | None:
+    """Why this request may not use the room, or None if it may.
+
+    With a class token (--token), every route but the page needs it: in the header
+    ``Authorization: Bearer TOKEN``, or, since a browser cannot add headers to a
+    WebSocket, in a WebSocket's URL: ``/ws/chat?name=Ada&token=TOKEN``. (Not in the
+    URL of an HTTP request: the server logs those URLs.)
+    """
+    expected = current_app.config["TOKEN"]
+    if expected is None:
+        return None
+    auth, websocket = web.authorization(), request.path.startswith("/ws/")
+    given = auth.token if auth and auth.type == "bearer" else None
+    if given is None and websocket:
+        given = request.args.get("token")
+    if not given:
+        where = "add token=<token> to the URL's query" if websocket else "send 'Authorization: Bearer <token>'"
+        return f"this server needs the class token: {where}"
+    # compare_digest() takes as long whatever the first wrong character: the time of the
+    # answer does not tell how much of a guess was right.
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+        return "that is not the class token: check that you copied all of it"
+    return None
 
 
 # --- WebSockets ------------------------------------------------------------------------
@@ -78,17 +108,14 @@ def refuse(ws, code: int, message: str) -> None:
     common.log(f"{web.client()} {request.path} refused: {message}")
 
 
-def refuse_full(ws) -> None:
-    """Close with 1013, "try again later": the room has --max-clients connections already."""
-    refuse(ws, 1013, f"the server is full ({current_room().max_clients} connections): try again later")
-
-
 @sock.route("/ws/echo", bp=views)
 def echo(ws):
     request.environ["chat.websocket"] = ws  # for EndWebSockets
-    room = current_room()
-    if not room.admit():
-        return refuse_full(ws)
+    room, address = current_room(), request.remote_addr
+    if problem := token_problem():
+        return refuse(ws, 1008, problem)  # 1008: policy violation
+    if refusal := room.admit(address):  # --max-clients, --max-per-address
+        return refuse(ws, *refusal)
     common.log(f"{web.client()} echo: connected")
     try:
         while True:
@@ -96,19 +123,20 @@ def echo(ws):
             ws.send(data)
             common.log(f"{web.client()} echo: {len(data)} {'characters' if isinstance(data, str) else 'bytes'}")
     except (ConnectionClosed, OSError):  # the client closed, or vanished
-        common.log(f"{web.client()} echo: closed")
+        pass
     finally:
-        room.release()
+        room.release(address)
+    common.log(f"{web.client()} echo: closed")  # after release(): once logged, the slot is free
 
 
 @sock.route("/ws/chat", bp=views)
 def chat(ws):
     request.environ["chat.websocket"] = ws  # for EndWebSockets
-    room, name = current_room(), request.args.get("name", "")
-    if problem := name_problem(name):
+    room, address, name = current_room(), request.remote_addr, request.args.get("name", "")
+    if problem := token_problem() or name_problem(name):
         return refuse(ws, 1008, problem)  # 1008: policy violation
-    if not room.admit():
-        return refuse_full(ws)
+    if refusal := room.admit(address):  # --max-clients, --max-per-address
+        return refuse(ws, *refusal)
     member = Member(ws, name)
     joined = room.join(member)
     common.log(f"{web.client()} chat: {name} joined ({len(joined['users'])} online)")
@@ -133,32 +161,45 @@ def chat(ws):
         common.log(f"{web.client()} chat: {name} left ({len(left['users'])} online)")
         room.broadcast(left)
         member.stop()  # ends its writer thread: up to room.GIVE_UP s for a client that reads nothing
-        room.release()
+        room.release(address)
 
 
 class EndWebSockets:
-    """WSGI middleware for werkzeug. Once a WebSocket route returns, werkzeug
-    would write an HTTP response onto the connection (a browser reads it as a
-    broken frame: close code 1006), then wait there for another request. This
-    ends the TCP connection instead, and tells werkzeug it is gone."""
+    """WSGI middleware: how a WebSocket ends, once its route returns.
+
+    The server closes the TCP connection first, once the closing handshake is over (the
+    reader thread, ``ws.thread``, ends then). Then no HTTP response: werkzeug would write
+    one onto the connection (a browser reads it as a broken frame: close code 1006), and
+    wait there for another request. An error that says the connection is gone stops
+    werkzeug; gunicorn is stopped by flask-sock itself, which raises StopIteration."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
-        body = self.wsgi_app(environ, start_response)
-        ws = environ.get("chat.websocket")  # set by the WebSocket routes
+        try:
+            body = self.wsgi_app(environ, start_response)
+        finally:  # also after gunicorn's StopIteration
+            ws = environ.get("chat.websocket")  # set by the WebSocket routes
+            if ws is not None:
+                ws.thread.join(5)  # let its reader thread finish the closing handshake
+                with contextlib.suppress(OSError):  # already closed by the client
+                    ws.sock.shutdown(socket.SHUT_RDWR)  # the server closes TCP first
         if ws is None:
             return body
-        ws.thread.join(5)  # let its reader thread finish the closing handshake
-        try:
-            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)  # the server closes TCP first
-        except OSError:  # already closed by the client
-            pass
         raise ConnectionAbortedError("the WebSocket is over: no HTTP response to send")
 
 
 # --- HTTP ------------------------------------------------------------------------------
+
+
+@views.before_request
+def need_token():
+    """With --token, every /api/ route needs it; a WebSocket route looks for itself,
+    after the handshake, so that its close frame can say why."""
+    if request.path.startswith("/api/") and (problem := token_problem()):
+        wrong = {"error": "invalid_token"} if "Authorization" in request.headers else None  # RFC 6750, 3.1
+        raise Unauthorized(problem, www_authenticate=WWWAuthenticate("Bearer", wrong))
 
 
 @views.get("/api/history")

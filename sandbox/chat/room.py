@@ -15,7 +15,6 @@ import json
 import queue
 import socket
 import threading
-import time
 from datetime import datetime, timezone
 
 from flask_sock import ConnectionClosed
@@ -81,6 +80,7 @@ class Member:
         ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.outbox = queue.Queue(MAX_QUEUE)  # None in it: the writer stops there
         self.lock = threading.Lock()  # for send() and stop(), called from several threads
+        self.caught_up = threading.Condition(self.lock)  # notified when the outbox shrinks, or the writer stops
         self.stopped = False  # no more events are queued
         self.dropped: str | None = None  # why the server disconnects this client, if it does
         self.writer = threading.Thread(target=self.write, name=f"chat writer ({name})", daemon=True)
@@ -101,9 +101,15 @@ class Member:
     def keep_up(self) -> None:
         """Wait while more than MAX_AHEAD events wait for this client; call it from its
         own handler thread before reading its next message. Meanwhile its messages wait
-        in TCP buffers, which fill up: then TCP makes the client's own sends wait."""
-        while self.outbox.qsize() > MAX_AHEAD and not self.stopped and self.ws.connected:
-            time.sleep(0.01)
+        in TCP buffers, which fill up: then TCP makes the client's own sends wait.
+
+        The writer notifies ``caught_up`` as it takes each event from a short enough outbox,
+        and when it stops. Nothing notifies it when the client closes the connection: the
+        timeout is for that (receive(), in app.py, looks as often).
+        """
+        with self.caught_up:  # holds self.lock, except while it waits
+            while self.outbox.qsize() > MAX_AHEAD and not self.stopped and self.ws.connected:
+                self.caught_up.wait(timeout=1)
 
     def stop_writer(self, dropped: str | None = None) -> None:
         """Let the writer end after the event it is sending; call it holding self.lock."""
@@ -113,11 +119,15 @@ class Member:
                 while True:  # events the client will never get
                     self.outbox.get_nowait()
             self.outbox.put_nowait(None)
+            self.caught_up.notify_all()  # a keep_up() waits no more
 
     def write(self) -> None:
         """The writer thread: send the queued events in order, as fast as the client takes them."""
         try:
             while (event := self.outbox.get()) is not None:
+                if self.outbox.qsize() <= MAX_AHEAD:  # short enough: wake keep_up() if it waits
+                    with self.caught_up:
+                        self.caught_up.notify_all()
                 self.ws.send(json.dumps(event))
             if self.dropped:
                 # 1008 "policy violation" (RFC 6455, 7.4.1) is the generic code for a client that
@@ -128,7 +138,9 @@ class Member:
         except (ConnectionClosed, OSError):
             pass  # the client is gone, or stop() cut the connection
         finally:
-            self.stopped = True
+            with self.caught_up:
+                self.stopped = True
+                self.caught_up.notify_all()
 
     def stop(self) -> None:
         """Once the client has left the room: end the writer thread. It may wait
@@ -148,24 +160,33 @@ class Room:
     """Who is connected, and the last messages. The server runs one thread per
     connection, so every change happens under one lock."""
 
-    def __init__(self, history: int, max_clients: int):
+    def __init__(self, history: int, max_clients: int, max_per_address: int):
         self.lock = threading.Lock()
         self.new_message = threading.Condition(self.lock)  # long polls wait on it
         self.members: set[Member] = set()
         self.history = collections.deque(maxlen=history)  # old messages fall off the front
         self.last_id = 0
-        self.connections, self.max_clients = 0, max_clients
+        self.max_clients, self.max_per_address = max_clients, max_per_address
+        self.connections: collections.Counter[str] = collections.Counter()  # WebSockets open, by IP address
 
-    def admit(self) -> bool:
+    def admit(self, address: str) -> tuple[int, str] | None:
+        """Count one more WebSocket from ``address``; or, if there is no room for it,
+        why not: the close code and its reason. Call release() when it closes."""
         with self.lock:
-            if self.connections >= self.max_clients:
-                return False
-            self.connections += 1
-            return True
+            if self.connections.total() >= self.max_clients:
+                # 1013 "try again later" (IANA registry): the server is overloaded.
+                return 1013, f"the server is full ({self.max_clients} connections): try again later"
+            if self.connections[address] >= self.max_per_address:
+                # 1008 "policy violation": the server is not full, this client has its share.
+                return 1008, f"{address} has {self.max_per_address} connections open already: close one first"
+            self.connections[address] += 1
+            return None
 
-    def release(self) -> None:
+    def release(self, address: str) -> None:
         with self.lock:
-            self.connections -= 1
+            self.connections[address] -= 1
+            if not self.connections[address]:
+                del self.connections[address]  # no entry left behind for every address ever seen
 
     def broadcast(self, event: dict) -> None:
         # member.send() only queues the event, and never waits: the lock is held a moment,

@@ -1,4 +1,5 @@
 // The chat page: one WebSocket to /ws/chat, plus GET /api/history for what was said before.
+// A server started with --token needs the class token: the page asks for it on a 401.
 // Everything from the server is shown with textContent, never innerHTML: a message that
 // looks like HTML (<img src=x onerror=...>) stays text and can run nothing.
 
@@ -51,9 +52,19 @@ function handle(event) {
   }
 }
 
+function token() {
+  return $("token").value.trim();
+}
+
 async function loadHistory() {
   try {
-    const response = await fetch("/api/history");
+    const response = await fetch("/api/history", { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
+    if (response.status === 401) {
+      $("token-field").hidden = false; // ask for it, with the name
+      $("token").required = true;
+      $("error").textContent = (await response.json()).message;
+      return;
+    }
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     for (const m of await response.json()) addMessage(m);
   } catch (error) {
@@ -69,7 +80,9 @@ function setJoined(joined) {
 
 function join(name) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}/ws/chat?name=${encodeURIComponent(name)}`);
+  // A browser cannot add headers to a WebSocket: the token goes in the URL.
+  const withToken = token() ? `&token=${encodeURIComponent(token())}` : "";
+  socket = new WebSocket(`${scheme}//${location.host}/ws/chat?name=${encodeURIComponent(name)}${withToken}`);
   socket.addEventListener("open", () => {
     $("status").textContent = `Connected as ${name}.`;
     $("error").textContent = "";
