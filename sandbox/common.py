@@ -8,6 +8,8 @@ calls one of these helpers.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import ipaddress
 import os
 import signal
@@ -106,6 +108,14 @@ def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+# Connections a SandboxServer serves at once. 200 covers a class: 30 students
+# with a few connections open each (a browser opens up to 6 per server), and a
+# load test of 50 clients or so, while 200 threads stay cheap. A server that
+# buffers each client's unfinished request holds at most this many buffers:
+# its LIMITS say how much memory that comes to.
+DEFAULT_MAX_CONNECTIONS = 200
+
+
 class SandboxServer:
     """What every sandbox ``socketserver`` server shares. Put it first among the
     bases, so that its settings win over the defaults of the ones after it::
@@ -115,6 +125,12 @@ class SandboxServer:
     The constructor binds and listens at once. Port 0 asks the operating system
     for a free port, so two servers (or two students on one machine) never
     collide; the real port is then in ``server.server_address[1]``.
+
+    Each connection is served by a thread of its own, and at most
+    ``max_connections`` at once: without a limit, a thousand idle clients
+    would be a thousand threads (and their buffers). A client beyond it gets
+    ``refusal()``, a short answer in the server's own protocol saying that the
+    server is busy, and is closed; the others are served as before.
     """
 
     # Class attributes: the constructor reads the first and the last as it
@@ -132,9 +148,111 @@ class SandboxServer:
     # at once) wait for the OS to retry their connection, a second or more.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler) -> None:
+    def __init__(self, address: tuple[str, int], handler, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.address_family = family_of(address[0])  # IPv4 or IPv6: the socket is created below
+        self.max_connections = max_connections
+        # One slot per connection being served: taken when its thread starts,
+        # given back when the thread ends. A semaphore is a counter that the
+        # accepting thread and the client threads can share safely.
+        self.free_slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, handler)
+
+    def process_request(self, request: socket.socket, client_address) -> None:
+        """serve_forever() calls this for each connection it accepts: serve it
+        in a new thread, or refuse it if ``max_connections`` are being served."""
+        if not self.free_slots.acquire(blocking=False):  # no slot free: do not wait for one
+            self.refuse(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)  # starts the thread
+        except BaseException:  # no thread could start: this connection takes no slot
+            self.free_slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address) -> None:
+        """The body of each connection's thread: serve the client, close, give the slot back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.free_slots.release()
+
+    def refuse(self, request: socket.socket, client_address) -> None:
+        """Tell a client beyond the limit why, then close its connection."""
+        log(f"{peer(client_address)} refused: already serving {self.max_connections} connection(s), "
+            "the limit (--max-connections)")
+        message = (f"server busy: it already serves {self.max_connections} connection(s), its limit; "
+                   "try again in a moment")
+        # This runs in the thread that accepts every connection: it must never
+        # wait for this client. A new connection's send buffer is empty, so
+        # the short answer fits at once; non-blocking, a failure (the client
+        # is gone already) raises at once instead of waiting.
+        request.setblocking(False)
+        with contextlib.suppress(OSError):
+            request.sendall(self.refusal(message))
+            # Closing a socket whose received data was not read makes the
+            # system send a reset instead of a normal end, and the client may
+            # then lose our answer: read (and drop) what it has sent so far.
+            request.recv(65536)
+        self.shutdown_request(request)  # ends our side (the client reads end of file), then closes
+
+    def refusal(self, message: str) -> bytes:
+        """What a client beyond ``max_connections`` receives: here one line of
+        text; a server whose clients expect something else overrides this."""
+        return message.encode() + b"\n"
+
+
+def add_max_connections(parser: argparse.ArgumentParser) -> None:
+    """The --max-connections option of a SandboxServer."""
+    parser.add_argument(
+        "--max-connections", type=positive_integer, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+        help="serve at most N connections at once, each in a thread of its own; a client beyond "
+        f"them is told that the server is busy, and closed (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
+
+
+class RequestReader(io.RawIOBase):
+    """Reads a client's socket with one deadline for each whole request.
+
+    A socket's timeout (``settimeout``) counts from each recv(): a client that
+    sends a byte every few seconds never reaches it, and can hold its thread,
+    and its unfinished request's bytes, for as long as it likes. Here each
+    recv() may wait only for what is left of the request's time. Read it
+    through a buffer, as the file of ``socket.makefile("rb")``::
+
+        reader = common.RequestReader(sock, seconds=60)
+        rfile = io.BufferedReader(reader)  # readline() calls recv() until "\\n"
+        reader.start()  # before each request: the clock starts now
+        line = rfile.readline(LIMIT)  # TimeoutError after 60 s in all
+
+    Between two recv() the socket's timeout goes back to ``seconds``, for
+    sending the answer.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.seconds = seconds
+        self.start()
+
+    def start(self) -> None:
+        """The next request must arrive whole within ``seconds`` from now."""
+        self.deadline = time.monotonic() + self.seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        """Called by the buffer when it needs more bytes: one recv() into it."""
+        left = self.deadline - time.monotonic()
+        if left > 0:  # (settimeout(0) would not wait at all: it makes the socket non-blocking)
+            self.sock.settimeout(left)
+            try:
+                return self.sock.recv_into(buffer)
+            except TimeoutError:
+                pass  # the deadline passed during this recv()
+            finally:
+                self.sock.settimeout(self.seconds)
+        raise TimeoutError(f"no complete request within {self.seconds:g} s")
 
 
 def host_port(host: str, port: int) -> str:

@@ -1,6 +1,6 @@
 """Address book over TCP: newline-delimited JSON, one request per line.
 
-    python -m sandbox contacts [--host H] [--port P] [--data FILE] [--idle-timeout S]
+    python -m sandbox contacts [--host H] [--port P] [--data FILE] [--idle-timeout S] [--max-connections N]
 
 Each request is one JSON object, UTF-8, on one line ending with "\\n":
 ``{"cmd": str, "args": {...}}`` ("args" may be left out). Each response is one
@@ -14,12 +14,13 @@ A connection carries any number of requests, answered in order.
     <- {"status": false, "msg": "no contact named 'Bob'", "data": null}
 
 Send {"cmd": "help"} for the commands. With --data FILE the book is kept in
-that file (JSON) and survives a restart.
+that file (JSON) and survives a restart, even a crash: see Book.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -32,12 +33,15 @@ from . import common
 
 NAME = "contacts"
 DESCRIPTION = "Address book over TCP: one JSON request per line, one JSON response per line."
-MAX_LINE = 4 * 1024 * 1024  # bytes per request line, not counting the "\n"
+MAX_LINE = 1024 * 1024  # bytes per request line, not counting the "\n"
 MAX_FIELD = 200  # characters in a name, email or phone
 LIMITS = f"""limits:
-  request line       {MAX_LINE // 1024 // 1024} MiB; a longer line gets an error, then the connection is closed
+  request line       {MAX_LINE // 2**20} MiB; a longer line gets an error, then the connection is closed
+  request time       each request must arrive whole within --idle-timeout seconds of the answer
+                     before it (or of connecting), however slowly it comes; then the connection is closed
   name, email, phone {MAX_FIELD} characters each
-  idle timeout       --idle-timeout seconds without data, then the connection is closed
+  connections        --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more gets an error
+                     line and is closed. Unfinished request lines hold at most that many x {MAX_LINE // 2**20} MiB
 """
 
 # command -> (the arguments it accepts, one line of help). "name" is always required.
@@ -118,15 +122,38 @@ def new_contact(args: dict) -> dict:
 
 
 class Book:
-    """The contacts by name, shared by all client threads, optionally kept in a file."""
+    """The contacts by name, shared by all client threads, optionally kept in a file.
+
+    With a file, each change is added at its end as one line of JSON, and is
+    on the disk before the client hears "ok": stopping the server, even with
+    kill -9, loses no change it confirmed. Adding a line costs the same
+    however big the book is, where rewriting the whole file at each change
+    would cost more and more. Now and then (and at each start) the file is
+    rewritten as just the book, a JSON array; between two rewrites it reads:
+
+        [
+          {"name": "Ada", "email": "ada@example.org", "phone": null}
+        ]
+        {"add": {"name": "Bob", "email": null, "phone": null}}
+        {"delete": "Ada"}
+    """
 
     def __init__(self, path: Path | None):
         self.path = path
         # One lock around every use of the book: without it, two clients adding
         # the same name at once could both find it free, and two changes saved
-        # at once could each write a file without the other one.
+        # at once could reach the file in the other order.
         self.lock = threading.Lock()
-        self.contacts: dict[str, dict] = load(path) if path else {}
+        self.contacts: dict[str, dict] = {}
+        # How many contacts and changes the file holds; None: unknown (a write
+        # failed), so the next change rewrites the file rather than adding to it.
+        self.entries: int | None = None
+        if path:
+            self.contacts = load(path)
+            try:
+                self.rewrite()  # at each start: also drops a change that a crash cut short
+            except OSError as e:
+                raise ValueError(f"--data {path}: could not write it ({e})") from None
 
     def run(self, cmd: str, args: dict) -> tuple[str, object]:
         """Carry out a checked request: (message, data), or RequestError."""
@@ -140,26 +167,60 @@ class Book:
                 if name in self.contacts:
                     raise RequestError(f"a contact named {short(name)} exists already; delete it first")
                 contact = new_contact(args)
-                self.commit({**self.contacts, name: contact})
+                self.commit({"add": contact})
                 return f"added {short(name)}", contact
             if name not in self.contacts:
                 raise RequestError(f"no contact named {short(name)}")
             contact = self.contacts[name]
             if cmd == "delete":
-                self.commit({other: c for other, c in self.contacts.items() if other != name})
+                self.commit({"delete": name})
                 return f"deleted {short(name)}", contact
             return f"contact {short(name)}", contact  # get
 
-    def commit(self, changed: dict[str, dict]) -> None:
-        """Make ``changed`` the book, saving it first (with --data): if saving
-        fails, the book stays as it was. Called with the lock held, so the file
-        gets the changes in order."""
-        if self.path:
-            try:
-                save(self.path, changed)
-            except OSError as e:
-                raise RequestError(f"could not save the contacts ({e}); nothing was changed") from None
-        self.contacts = changed
+    def commit(self, change: dict) -> None:
+        """Carry out ``change``, saving it first (with --data): if saving fails,
+        the book stays as it was. Called with the lock held, so the file gets
+        the changes in order."""
+        if not self.path:
+            apply(self.contacts, change)
+            return
+        try:
+            # Rewrite the file once it holds twice as many entries as the book
+            # has contacts (and at least 100): a rewrite then comes after about
+            # as many changes as it writes contacts, so that a change costs the
+            # same on average, however big the book.
+            if self.entries is None or self.entries >= max(2 * len(self.contacts), 100):
+                self.rewrite(change)
+            else:
+                append(self.path, change)
+                apply(self.contacts, change)
+                self.entries += 1
+        except OSError as e:
+            self.entries = None  # part of the line may have reached the file
+            raise RequestError(f"could not save the contacts ({e}); nothing was changed") from None
+
+    def rewrite(self, change: dict | None = None) -> None:
+        """Replace the file with the book (and ``change``): a JSON array, no line after it."""
+        changed = dict(self.contacts)
+        if change is not None:
+            apply(changed, change)
+        save(self.path, changed)
+        self.contacts, self.entries = changed, len(changed)
+
+
+def apply(contacts: dict[str, dict], change: object) -> None:
+    """Carry out one change, written as in the file: {"add": contact} or {"delete": name}."""
+    if isinstance(change, dict) and list(change) == ["add"] and isinstance(change["add"], dict):
+        contact = new_contact(check_args("add", change["add"]))
+        if contact["name"] in contacts:
+            raise RequestError(f"the name {short(contact['name'])} appears twice")
+        contacts[contact["name"]] = contact
+    elif isinstance(change, dict) and list(change) == ["delete"] and isinstance(change["delete"], str):
+        if contacts.pop(change["delete"], None) is None:
+            raise RequestError(f"{short(change['delete'])} is deleted, but is not in the book")
+    else:
+        raise RequestError('expected a change, {"add": contact} or {"delete": name}, '
+                           f"not {short(json.dumps(change))}")
 
 
 def sorted_contacts(contacts: dict[str, dict]) -> list[dict]:
@@ -167,24 +228,51 @@ def sorted_contacts(contacts: dict[str, dict]) -> list[dict]:
 
 
 def load(path: Path) -> dict[str, dict]:
-    """The book saved in ``path`` (empty if there is no such file), or ValueError."""
+    """The book kept in ``path`` (empty if there is no such file), or ValueError."""
     if not path.exists():
         return {}
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # The array first. json.loads() would refuse the lines after it;
+        # raw_decode() reads one JSON value and says where it ends.
+        start = len(text) - len(text.lstrip())
+        items, end = json.JSONDecoder().raw_decode(text, start)
         if not isinstance(items, list):
             raise RequestError(f"expected a JSON array of contacts, found {JSON_TYPES[type(items)]}")
         contacts = {}
         for item in items:
             if not isinstance(item, dict):
                 raise RequestError(f"expected contacts (objects), found {JSON_TYPES[type(item)]}")
-            contact = new_contact(check_args("add", item))
-            if contact["name"] in contacts:
-                raise RequestError(f"the name {short(contact['name'])} appears twice")
-            contacts[contact["name"]] = contact
+            apply(contacts, {"add": item})
+        # Then the changes, one per line, each ending with "\n".
+        rest, *lines = text[end:].split("\n")
+        if rest.strip():
+            raise RequestError(f"unexpected {short(rest.strip())} after the array of contacts")
+        # After the last "\n": nothing, unless the server stopped (killed, a
+        # power cut) while it was writing a change. That change was never
+        # confirmed to its client (see append()): drop it, and say so.
+        cut_short = lines.pop() if lines else ""
+        first = text.count("\n", 0, end) + 2  # the line number of the first change
+        for number, line in enumerate(lines, start=first):
+            try:
+                apply(contacts, json.loads(line))
+            except ValueError as e:  # also RequestError
+                raise RequestError(f"line {number}: {e}") from None
+        if cut_short.strip():
+            common.log(f"--data {path}: line {first + len(lines)} is a change cut short, "
+                       f"never confirmed: ignored ({short(cut_short)})")
         return contacts
     except (OSError, ValueError, RecursionError) as e:  # RequestError is a ValueError
         raise ValueError(f"--data {path} is not a contacts file: {e}") from None
+
+
+def append(path: Path, change: dict) -> None:
+    # json.dumps() writes every "\n" inside a string as the two characters
+    # "\\n": the change is one line. Mode "a": each write goes to the end.
+    with path.open("ab") as file:
+        file.write(json.dumps(change).encode() + b"\n")
+        file.flush()  # from Python's buffer to the operating system...
+        os.fsync(file.fileno())  # ...and from its cache to the disk, before the client hears "ok"
 
 
 def save(path: Path, contacts: dict[str, dict]) -> None:
@@ -210,27 +298,33 @@ def response(status: bool, msg: str, data: object = None) -> bytes:
     return json.dumps({"status": status, "msg": msg, "data": data}).encode() + b"\n"
 
 
-class ContactsHandler(socketserver.StreamRequestHandler):
-    """Serves one client connection; ``self.rfile`` reads it, ``self.wfile`` writes to it."""
+class ContactsHandler(socketserver.BaseRequestHandler):
+    """Serves one client connection (``self.request`` is its socket)."""
+
+    def setup(self) -> None:
+        # Without a deadline, a client that connects and sends nothing, or a
+        # byte now and then, would hold its thread forever. The reader gives
+        # each request the idle timeout, in all; self.rfile reads through it
+        # with a buffer, as the file of socket.makefile("rb") would.
+        self.reader = common.RequestReader(self.request, self.server.idle_timeout)
+        self.rfile = io.BufferedReader(self.reader)
 
     def handle(self) -> None:
         client = common.peer(self.client_address)
-        # Without a timeout, a client that connects and sends nothing would
-        # hold its thread forever.
-        self.request.settimeout(self.server.idle_timeout)
         try:
             self.serve_requests(client)
-        except TimeoutError:  # nothing received (or nothing could be sent) for that long
-            msg = (f"nothing received for {self.server.idle_timeout:g} s: closing the connection "
+        except TimeoutError:  # no whole request in time (or the answer could not be sent)
+            msg = (f"no complete request within {self.server.idle_timeout:g} s: closing the connection "
                    '(each request must end with a newline "\\n")')
             common.log(f"{client} {msg}")
             with contextlib.suppress(OSError):
-                self.wfile.write(response(False, msg))
+                self.request.sendall(response(False, msg))
         except ConnectionError:  # reset or broken pipe: the client vanished
             common.log(f"{client} connection lost")
 
     def serve_requests(self, client: str) -> None:
         while True:
+            self.reader.start()  # the clock of the next request starts
             # recv() returns whatever has arrived: part of a line, or two lines.
             # readline() on the buffered rfile calls recv() until the "\n",
             # keeping any extra bytes for the next call, and reads at most
@@ -249,7 +343,7 @@ class ContactsHandler(socketserver.StreamRequestHandler):
                 return
             else:  # end of file before the "\n": the client left mid-request
                 common.log(f"{client} closed in the middle of a request ({len(line)} bytes, no newline): ignored")
-                self.wfile.write(response(False, 'request not ended by a newline "\\n": ignored'))
+                self.request.sendall(response(False, 'request not ended by a newline "\\n": ignored'))
                 return
 
     def answer(self, client: str, line: bytes) -> None:
@@ -262,7 +356,7 @@ class ContactsHandler(socketserver.StreamRequestHandler):
 
     def reply(self, client: str, cmd: str, status: bool, msg: str, data: object = None) -> None:
         common.log(f"{client} {cmd} -> {'ok' if status else 'error: ' + msg}")
-        self.wfile.write(response(status, msg, data))  # wfile.write() sends all of it
+        self.request.sendall(response(status, msg, data))  # send() may send only part; sendall() loops
 
     def discard_input(self) -> None:
         # Closing a socket while the client is still sending makes the system
@@ -282,20 +376,26 @@ class ContactsHandler(socketserver.StreamRequestHandler):
 class ContactsServer(common.SandboxServer, socketserver.ThreadingTCPServer):
     """Listens on ``address`` and serves each client with a ContactsHandler, in a thread of its own."""
 
-    def __init__(self, address: tuple[str, int], book: Book, idle_timeout: float):
-        super().__init__(address, ContactsHandler)
+    def __init__(self, address: tuple[str, int], book: Book, idle_timeout: float,
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+        super().__init__(address, ContactsHandler, max_connections)
         self.book = book  # one book, shared by every client's thread
         self.idle_timeout = idle_timeout  # seconds; read by each ContactsHandler
+
+    def refusal(self, message: str) -> bytes:
+        """A client beyond --max-connections gets an error line of the protocol."""
+        return response(False, message)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     parser.add_argument(
         "--data", type=Path, metavar="FILE",
-        help="keep the contacts in this JSON file, loaded at start and saved after every change "
-        "(default: in memory only, lost when the server stops)",
+        help="keep the contacts in this file (JSON), loaded at start; each change is written to it "
+        "before it is confirmed (default: in memory only, lost when the server stops)",
     )
     common.add_idle_timeout(parser, default=300)
+    common.add_max_connections(parser)
     args = common.parse_args(parser, argv)
     if args.data and not args.data.parent.is_dir():
         parser.error(f"--data {args.data}: the folder {args.data.parent} does not exist")
@@ -303,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
         book = Book(args.data)
     except ValueError as e:  # never start (and later overwrite the file) with a book we could not read
         parser.error(f"{e}\nFix or move that file; it was left unchanged.")
-    server = ContactsServer((args.host, args.port), book, idle_timeout=args.idle_timeout)
+    server = ContactsServer((args.host, args.port), book, idle_timeout=args.idle_timeout,
+                            max_connections=args.max_connections)
     common.serve(NAME, server, "tcp")
 
 

@@ -1,9 +1,10 @@
 """TCP echo server: sends back every byte it receives, until the client closes.
 
-    python -m sandbox echo [--host H] [--port P]
+    python -m sandbox echo [--host H] [--port P] [--idle-timeout S] [--max-connections N]
 
 Each client is served by its own thread (socketserver.ThreadingTCPServer), so a
-slow or silent client never blocks the others.
+slow or silent client never blocks the others; at most N at once (the next
+one is told that the server is busy, in one line of text, and closed).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from . import common
 
 NAME = "echo"
 DESCRIPTION = "TCP echo server: sends back every byte it receives, until the client closes."
-LIMITS = """limits:
+LIMITS = f"""limits:
   bytes per recv()   64 KiB (longer messages simply arrive in several pieces)
-  idle timeout       --idle-timeout seconds without data, then the connection is closed
+  idle timeout       --idle-timeout seconds without data, then the connection is closed;
+                     counted from the last data: echo has no requests with a deadline
+  connections        --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more is
+                     told "server busy" and closed
 """
 
 
@@ -26,7 +30,10 @@ class EchoHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         client = common.peer(self.client_address)
         # Without a timeout, a client that connects and sends nothing would
-        # hold its thread forever.
+        # hold its thread forever. Echo has no requests to finish by a
+        # deadline: a client that sends a byte now and then is using it as
+        # meant, and may keep its connection; --max-connections bounds how
+        # many such clients hold a thread.
         self.request.settimeout(self.server.idle_timeout)
         echoed = 0
         ending = "closed"
@@ -50,16 +57,18 @@ class EchoHandler(socketserver.BaseRequestHandler):
 class EchoServer(common.SandboxServer, socketserver.ThreadingTCPServer):
     """Listens on ``address`` and serves each client with an EchoHandler, in a thread of its own."""
 
-    def __init__(self, address: tuple[str, int], idle_timeout: float):
-        super().__init__(address, EchoHandler)
+    def __init__(self, address: tuple[str, int], idle_timeout: float,
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+        super().__init__(address, EchoHandler, max_connections)
         self.idle_timeout = idle_timeout  # seconds; read by each EchoHandler
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     common.add_idle_timeout(parser, default=300)
+    common.add_max_connections(parser)
     args = common.parse_args(parser, argv)
-    server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout)
+    server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     common.serve(NAME, server, "tcp")
 
 

@@ -1,6 +1,6 @@
 """HTTP JSON API of random numbers, written with the standard library only.
 
-    python -m sandbox random [--host H] [--port P]
+    python -m sandbox random [--host H] [--port P] [--idle-timeout S] [--max-connections N]
 
     GET /api/random/int?n=3&min=1&max=6     three dice rolls
     GET /api/random/float?n=2&seed=42       two floats between 0 and 1, the same every time
@@ -13,6 +13,8 @@ errors as JSON. The course later rewrites this server with Flask, to compare.
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import random
 from http import HTTPStatus
@@ -27,13 +29,20 @@ MAX_N = 1000
 BOUND = 10**15  # |min|, |max| and seed: integers this size are exact in every JSON parser
 PARAMETERS = ("n", "min", "max", "seed")
 DEFAULTS = {int: (0, 100), float: (0.0, 1.0)}  # (min, max)
+MAX_HEAD = 128 * 1024  # bytes of request line and headers, in all
 LIMITS = f"""limits:
   n                 1 to {MAX_N} values per request
   min, max          -10**15 to 10**15, min <= max (both included)
   seed              0 to 10**15; the same seed and parameters give the same values
   request line      64 KiB (http.server), longer -> 414
-  idle connection   closed after --idle-timeout seconds without data (a silent
-                    client would otherwise hold its thread forever)
+  request head      the request line and headers {MAX_HEAD // 1024} KiB in all, more -> 431
+  request time      each request (its line and headers) must arrive whole within
+                    --idle-timeout seconds of the answer before it (or of
+                    connecting), however slowly it comes; then the connection is
+                    closed (a silent or slow client would otherwise hold its
+                    thread forever)
+  connections       --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more is
+                    answered 503 Service Unavailable, with Retry-After, and closed
 """
 
 
@@ -137,6 +146,28 @@ ROUTES = {
 }
 
 
+class HeadTooLarge(http.client.HTTPException):
+    """Raised while http.server reads the headers: it answers 431 with our message."""
+
+
+class RequestHead(common.RequestReader):
+    """common.RequestReader (a deadline for each request), with at most MAX_HEAD bytes
+    per request too. http.server alone accepts 100 header lines of 64 KiB each: parsed,
+    about 6 MiB of memory per connection, held as long as the client likes. This API
+    never reads a body, so every byte of a request is its head."""
+
+    def start(self) -> None:
+        super().start()
+        self.received = 0  # bytes of this request so far
+
+    def readinto(self, buffer) -> int:
+        if self.received >= MAX_HEAD:
+            raise HeadTooLarge(f"the request line and headers hold more than {MAX_HEAD // 1024} KiB")
+        count = super().readinto(memoryview(buffer)[:MAX_HEAD - self.received])  # never past the limit
+        self.received += count
+        return count
+
+
 class RandomHandler(BaseHTTPRequestHandler):
     """Serves the requests of one connection (a thread per connection)."""
 
@@ -151,11 +182,19 @@ class RandomHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        # Seconds that each read from the client may wait: StreamRequestHandler's
-        # setup() gives self.timeout to the socket. Without it, a client that
-        # connects and sends nothing would hold its thread forever.
-        self.timeout = self.server.idle_timeout
-        super().setup()
+        self.timeout = self.server.idle_timeout  # setup() gives it to the socket: for sending
+        super().setup()  # self.rfile and self.wfile, on the socket
+        # http.server reads the request line and the headers from self.rfile.
+        # A socket's timeout counts from each recv(): a client sending a header
+        # a minute would hold its thread for ever. This reader gives each
+        # request a deadline, in all, and a size (RequestHead).
+        self.rfile.close()
+        self.reader = RequestHead(self.request, self.server.idle_timeout)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        self.reader.start()  # the clock of the next request starts
+        super().handle_one_request()  # reads it, calls do_GET() (a timeout is logged, then the connection closed)
 
     def handle(self) -> None:
         try:
@@ -189,6 +228,8 @@ class RandomHandler(BaseHTTPRequestHandler):
         with no do_METHOD above: answer in JSON rather than its HTML page."""
         if code == HTTPStatus.NOT_IMPLEMENTED:  # e.g. OPTIONS: not allowed, like POST
             return self.do_POST()
+        if code == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE and explain:
+            message = None  # http.server's "Too many headers" or "Line too long": the explanation says which
         message = ": ".join(filter(None, [message, explain])) or HTTPStatus(code).description
         if code == HTTPStatus.BAD_REQUEST:
             message += "; a request line looks like 'GET /api/random/int HTTP/1.1'"
@@ -228,16 +269,32 @@ class RandomHandler(BaseHTTPRequestHandler):
 class RandomServer(common.SandboxServer, ThreadingHTTPServer):
     """Listens on ``address`` and serves each connection with a RandomHandler, in a thread of its own."""
 
-    def __init__(self, address: tuple[str, int], idle_timeout: float):
-        super().__init__(address, RandomHandler)
+    def __init__(self, address: tuple[str, int], idle_timeout: float,
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+        super().__init__(address, RandomHandler, max_connections)
         self.idle_timeout = idle_timeout  # seconds; read by each RandomHandler
+
+    def refusal(self, message: str) -> bytes:
+        """A client beyond --max-connections gets a 503, the JSON error of send_json_error().
+
+        It is written out by hand: a refused connection has no RandomHandler.
+        The answer does not wait for the request; Retry-After says when to try again.
+        """
+        body = json.dumps({"status": 503, "error": HTTPStatus(503).phrase, "message": message}).encode() + b"\n"
+        head = ("HTTP/1.1 503 Service Unavailable\r\n"
+                "Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\n"
+                "Retry-After: 5\r\n"
+                "Connection: close\r\n\r\n")
+        return head.encode() + body
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     common.add_idle_timeout(parser, default=60)
+    common.add_max_connections(parser)
     args = common.parse_args(parser, argv)
-    server = RandomServer((args.host, args.port), idle_timeout=args.idle_timeout)
+    server = RandomServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     common.serve(NAME, server, "http")
 
 

@@ -46,3 +46,11 @@ def test_the_servers_benchmark_runs_without_errors():
     assert re.search(r"^launch\('echo'\) +\d+ ms", output, flags=re.MULTILINE)
     rows = re.findall(r"^(echo \(64 bytes\)|contacts \(get\)) +(\d+) +([\d,]+) +(\d+)$", output, flags=re.MULTILINE)
     assert len(rows) == 4 and all(errors == "0" for *_, errors in rows), output
+
+
+@pytest.mark.slow
+def test_the_contacts_data_benchmark_runs_without_errors():
+    output = run("benchmarks/bench_contacts_data.py", "--adds", "20", "--block", "10", "--churn", "5")
+    rows = re.findall(r"^(1-10|11-20|5 x add\+delete) +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d$", output, flags=re.MULTILINE)
+    assert rows == ["1-10", "11-20", "5 x add+delete"], output
+    assert re.search(r"^launch with the full book: [\d,]+ ms \(20 contacts\)$", output, flags=re.MULTILINE), output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -229,17 +230,17 @@ def test_request_split_over_several_sends(srv, name):
         assert ok(c.read())["name"] == name
 
 
-def test_one_mib_request_arrives_whole(srv, name):
-    # JSON allows any amount of whitespace between tokens: a valid 1 MiB line.
-    line = b'{"cmd": "add", ' + b" " * 2**20 + json.dumps({"args": {"name": name}})[1:].encode() + b"\n"
+def test_request_of_almost_the_limit_arrives_whole(srv, name):
+    # JSON allows any amount of whitespace between tokens: a valid line of almost MAX_LINE bytes.
+    line = b'{"cmd": "add", ' + b" " * (MAX_LINE - 1000) + json.dumps({"args": {"name": name}})[1:].encode() + b"\n"
     with Client(srv) as c:
         assert ok(c.ask(line))["name"] == name
         assert ok(c.ask(get(name)))["name"] == name
 
 
-def test_one_mib_field_is_read_whole_before_it_is_refused(srv):
+def test_field_of_almost_the_line_limit_is_read_whole_before_it_is_refused(srv):
     with Client(srv) as c:
-        assert f"{2**20} characters" in error(c.ask(add("x" * 2**20)))
+        assert f"{MAX_LINE - 1000} characters" in error(c.ask(add("x" * (MAX_LINE - 1000))))
 
 
 def test_line_of_exactly_the_limit_is_answered(srv, name):
@@ -292,10 +293,10 @@ def test_silent_client_is_closed_after_the_idle_timeout_while_others_are_served(
             for _ in range(4):  # served while the silent client holds its connection
                 assert set(ok(busy.ask({"cmd": "help"}))) == COMMANDS
                 time.sleep(0.1)
-        assert "nothing received for 1 s" in error(silent.read())
+        assert "no complete request within 1 s" in error(silent.read())
         assert 0.8 < time.monotonic() - start < 5
         assert silent.closed_by_server()
-    wait_for_log(quick, "nothing received for 1 s")
+    wait_for_log(quick, "no complete request within 1 s")
 
 
 def test_log_has_one_line_per_request(srv, name):
@@ -341,6 +342,15 @@ def test_simultaneous_adds_of_one_name_only_one_wins(srv, name):
 # --- --data FILE ---------------------------------------------------------------
 
 
+def names(client: Client) -> list[str]:
+    return [contact["name"] for contact in ok(client.ask({"cmd": "list"}))]
+
+
+def changes_in(book) -> list[str]:
+    """The lines of changes after the array: each starts with "{" (the array's contacts are indented)."""
+    return [line for line in book.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+
+
 def test_data_survives_a_restart(tmp_path):
     book = tmp_path / "book.json"
     with launch("contacts", replace=False, data=book) as server, Client(server) as c:
@@ -348,33 +358,114 @@ def test_data_survives_a_restart(tmp_path):
         ok(c.ask(add("Bob")))
         ok(c.ask({"cmd": "delete", "args": {"name": "Bob"}}))
     ada = {"name": "Ada", "email": "ada@example.org", "phone": None}
-    assert json.loads(book.read_text(encoding="utf-8")) == [ada]
-    assert os.listdir(tmp_path) == ["book.json"]  # no temporary file left behind
+    assert len(changes_in(book)) == 3  # each change added one line to the file
     with launch("contacts", replace=False, data=book) as server, Client(server) as c:
         assert ok(c.ask({"cmd": "list"})) == [ada]
+    assert json.loads(book.read_text(encoding="utf-8")) == [ada]  # rewritten at start: just the book
+    assert os.listdir(tmp_path) == ["book.json"]  # no temporary file left behind
+
+
+def test_every_confirmed_change_survives_kill_9(tmp_path):
+    book = tmp_path / "book.json"
+    server = launch("contacts", replace=False, data=book)
+    confirmed = []
+
+    def keep_adding() -> None:  # until the server dies
+        with contextlib.suppress(OSError, AssertionError, ValueError), Client(server) as c:
+            for i in range(10_000):
+                ok(c.ask(add(f"Ada {i:05}")))
+                confirmed.append(f"Ada {i:05}")
+
+    adder = threading.Thread(target=keep_adding)
+    adder.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(confirmed) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.process.kill()  # kill -9 on Linux and macOS: no clean stop, in the middle of the adds
+        adder.join(10)
+    finally:
+        server.stop()
+    assert len(confirmed) >= 30
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        kept = names(c)
+    assert kept[:len(confirmed)] == confirmed  # every "ok" is on the disk...
+    assert len(kept) <= len(confirmed) + 1  # ...and at most the add being answered when the server died
+
+
+def test_a_change_cut_short_at_the_end_of_the_file_is_ignored_and_logged(tmp_path):
+    book = tmp_path / "book.json"
+    book.write_text('[\n  {"name": "Ada", "email": null, "phone": null}\n]\n'
+                    '{"add": {"name": "Bob", "email": null, "phone": null}}\n'
+                    '{"add": {"name": "Cy', encoding="utf-8")  # the server died while writing this line
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        assert names(c) == ["Ada", "Bob"]
+        assert server.wait_for("line 5 is a change cut short, never confirmed: ignored")
+        ok(c.ask(add("Cy")))  # after a whole line: the start rewrote the file without the cut one
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        assert names(c) == ["Ada", "Bob", "Cy"]
+
+
+def test_the_file_is_rewritten_when_it_grows_past_twice_the_book(tmp_path):
+    book = tmp_path / "book.json"
+    counts = []
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        for i in range(10):
+            ok(c.ask(add(f"Keep {i}")))
+        for i in range(150):  # 300 changes; the book keeps 10 or 11 contacts
+            ok(c.ask(add(f"Temp {i}")))
+            ok(c.ask({"cmd": "delete", "args": {"name": f"Temp {i}"}}))
+            counts.append(len(changes_in(book)))
+        assert names(c) == [f"Keep {i}" for i in range(10)]
+    assert max(counts) >= 50  # changes are added to the file...
+    assert max(counts) <= 100  # ...until it holds 100 entries (twice a book of 50 or more),
+    assert sum(after < before for before, after in zip(counts, counts[1:])) >= 2  # then it is rewritten
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        assert names(c) == [f"Keep {i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps([{"name": "Ada", "email": "ada@example.org", "phone": None}, {"name": "Bob"}], indent=2) + "\n",
+    '[{"name": "Ada", "email": "ada@example.org"}, {"name": "Bob", "phone": null}]',  # by hand: no "\n" at the end
+], ids=["as-saved-before", "one-line"])
+def test_a_file_of_the_earlier_format_loads(tmp_path, text):
+    book = tmp_path / "book.json"
+    book.write_text(text, encoding="utf-8")  # a JSON array of contacts, and nothing after it
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        assert ok(c.ask(get("Ada"))) == {"name": "Ada", "email": "ada@example.org", "phone": None}
+        ok(c.ask(add("Cy")))
+    with launch("contacts", replace=False, data=book) as server, Client(server) as c:
+        assert names(c) == ["Ada", "Bob", "Cy"]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows cannot replace a file that is open")
-def test_data_file_is_replaced_atomically(tmp_path):
-    # The new book goes to a new file that replaces the old one in one step: a
-    # reader (or a restart after a crash) finds the old book or the new one,
-    # never a file emptied or half written by an update in place.
+def test_the_file_is_replaced_atomically_when_rewritten(tmp_path):
+    # The rewritten book goes to a new file that replaces the old one in one
+    # step: a reader (or a restart after a crash) finds the old file or the
+    # new one, never a file emptied or half written by an update in place.
     book = tmp_path / "book.json"
     with launch("contacts", replace=False, data=book) as server, Client(server) as c:
         ok(c.ask(add("Ada")))
-        with book.open(encoding="utf-8") as reader:  # opened before the change
-            ok(c.ask(add("Bob")))
-            assert [contact["name"] for contact in json.load(reader)] == ["Ada"]  # the whole old book
-        assert [contact["name"] for contact in json.loads(book.read_text(encoding="utf-8"))] == ["Ada", "Bob"]
-        assert os.listdir(tmp_path) == ["book.json"]  # no temporary file left behind
+        ok(c.ask(add("Bob")))
+        ok(c.ask({"cmd": "delete", "args": {"name": "Bob"}}))
+    old = book.read_text(encoding="utf-8")
+    with book.open(encoding="utf-8") as reader:  # opened before the rewrite at the next start
+        with launch("contacts", replace=False, data=book):
+            assert reader.read() == old  # the whole old file
+            assert [contact["name"] for contact in json.loads(book.read_text(encoding="utf-8"))] == ["Ada"]
+            assert os.listdir(tmp_path) == ["book.json"]  # no temporary file left behind
 
 
 def test_failed_save_changes_nothing(tmp_path):
     book = tmp_path / "book.json"
     with launch("contacts", replace=False, data=book) as server, Client(server) as c:
-        book.mkdir()  # the server can no longer replace it with a file
+        book.unlink()
+        book.mkdir()  # the server can no longer write to it
         assert "could not save" in error(c.ask(add("Ada")))
         assert ok(c.ask({"cmd": "list"})) == []
+        book.rmdir()  # writable again: the next change writes the whole book, which does not have Ada
+        ok(c.ask(add("Bob")))
+    assert json.loads(book.read_text(encoding="utf-8")) == [{"name": "Bob", "email": None, "phone": None}]
     assert os.listdir(tmp_path) == ["book.json"]
 
 
@@ -389,6 +480,12 @@ CORRUPT_FILES = {
     "not an array": ('{"name": "Ada"}', "expected a JSON array of contacts"),
     "bad contact": ('[{"name": 42}]', '"name" must be a string'),
     "duplicate name": ('[{"name": "Ada"}, {"name": "Ada"}]', "appears twice"),
+    "text after the array": ("[] x", "unexpected 'x' after the array"),
+    "change not JSON": ('[]\n{"add"\n{"delete": "Ada"}\n', "line 2: Expecting ':' delimiter"),
+    "bad change": ('[]\n{"add": {"name": 42}}\n', 'line 2: "name" must be a string'),
+    "unknown change": ('[]\n{"rename": "Ada"}\n', 'line 2: expected a change, {"add": contact} or {"delete": name}'),
+    "deleting a missing name": ('[]\n{"delete": "Ada"}\n', "line 2: 'Ada' is deleted, but is not in the book"),
+    "adding a name twice": ('[{"name": "Ada"}]\n{"add": {"name": "Ada"}}\n', "line 2: the name 'Ada' appears twice"),
 }
 
 
@@ -421,5 +518,5 @@ def test_data_file_in_a_missing_folder_refuses_to_start(tmp_path):
 def test_help_documents_the_limits():
     result = run_cli("--help")
     assert result.returncode == 0
-    for text in ["4 MiB", f"{MAX_FIELD} characters", "--idle-timeout", "--data FILE"]:
+    for text in ["1 MiB", f"{MAX_FIELD} characters", "--idle-timeout", "--data FILE", "--max-connections"]:
         assert text in result.stdout
