@@ -15,7 +15,7 @@ import struct
 import uuid
 
 from .core import Failure, call, call_raising, checker, expect, expect_equal, short
-from .helpers import connected_pair, in_background, read_all, sandbox_server, send_in_pieces
+from .helpers import connected_pair, in_background, read_all, sandbox_server, send_in_pieces, stingy
 
 MESSAGES = [
     {"cmd": "list"},
@@ -24,6 +24,7 @@ MESSAGES = [
     "Grüße 👋",
     [1, 2.5, None, True, False],
 ]
+SENDALL_HINT = "send() may send only part of the bytes (it returns how many it sent): sendall() sends them all"
 PEOPLE = [{"name": f"Person {i}", "email": f"p{i}@example.org", "phone": None} for i in range(1500)]
 
 
@@ -31,12 +32,16 @@ PEOPLE = [{"name": f"Person {i}", "email": f"p{i}@example.org", "phone": None} f
 def check_send_json(send_json):
     """``send_json(conn, obj)`` sends ``obj`` as one line of JSON: UTF-8, ending with one ``b"\\n"``."""
     client, server = connected_pair()
+    client = stingy(client)  # its send() sends 3 bytes at most, as a send() may: sendall() sends it all
     with client, server:
         for message in MESSAGES:
             call(send_json, client, message,
                  hint='a socket sends bytes: json.dumps(obj).encode("utf-8") + b"\\n", with sendall')
         client.shutdown(socket.SHUT_WR)
         raw = read_all(server)
+    least = sum(len(json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) + 1 for m in MESSAGES)
+    expect(not client.cut or len(raw) >= least, f"all {len(MESSAGES)} messages sent whole", f"{len(raw)} bytes: {short(raw)}",
+           SENDALL_HINT)
     expect(raw.endswith(b"\n"), 'the bytes sent to end with b"\\n"', short(raw),
            'end each message with b"\\n": that is how the receiver knows where it ends')
     lines = raw.split(b"\n")[:-1]
@@ -49,7 +54,7 @@ def check_send_json(send_json):
         except ValueError as error:
             raise Failure(f"each line to be JSON, such as {json.dumps(message)!r}", f"{short(line)} ({error})",
                           "send json.dumps(obj), encoded with UTF-8") from None
-        expect_equal(back, message, "the line to decode back to the message")
+        expect_equal(back, message, "the line to decode back to the message", "send json.dumps(obj) itself, encoded with UTF-8")
     return f"{len(MESSAGES)} messages, each one line of JSON ending with b'\\n', even one with a newline inside"
 
 
@@ -70,7 +75,7 @@ def check_recv_json(recv_json, send_json, contacts=None):
         sender = in_background(send_in_pieces, client, raw)
         for message in sent:
             got = call(recv_json, lines, hint="lines is a file: lines.readline() gives the next line, b\"\\n\" included; json.loads accepts bytes")
-            expect_equal(got, message, "the next message")
+            expect_equal(got, message, "the next message", "return json.loads(line): the message, decoded")
         call_raising(ConnectionError, recv_json, lines, hint=closed_hint,
                      expected='ConnectionError when the connection closes in the middle of a message (b\'{"cut": \')')
         sender.join(5)
@@ -84,14 +89,16 @@ def check_recv_json(recv_json, send_json, contacts=None):
     with sandbox_server("contacts", contacts) as server:
         with socket.create_connection(server.address, timeout=5) as conn, conn.makefile("rb") as lines:
             request = {"cmd": "add", "args": {"name": name, "email": "check@example.org"}}
-            call(send_json, conn, request)
-            reply = call(recv_json, lines)
+            call(send_json, conn, request, hint="send_json sent the messages of step 1: it works on any connected socket")
+            reply = call(recv_json, lines, hint="the contacts server answers one line of JSON per request: recv_json reads one")
             expect(isinstance(reply, dict) and reply.get("status") is True,
-                   f"the contacts server to answer {{'status': True, ...}} to {request}", short(reply))
+                   f"the contacts server to answer {{'status': True, ...}} to {request}", short(reply),
+                   "send the request with send_json, then read the answer with recv_json on the same connection")
         with socket.create_connection(server.address, timeout=5) as conn, conn.makefile("rb") as own:
             conn.sendall(json.dumps({"cmd": "delete", "args": {"name": name}}).encode() + b"\n")
             seen = json.loads(own.readline())
-        expect(seen["status"] and seen["data"]["name"] == name, f"the server to hold the contact {name!r}", short(seen))
+        expect(seen["status"] and seen["data"]["name"] == name, f"the server to hold the contact {name!r}", short(seen),
+               "send_json must send the request as it is: json.dumps(obj)")
     return "3 messages read from pieces, ConnectionError on a closed connection, a contact added on the contacts server"
 
 
@@ -107,10 +114,13 @@ def check_length_prefix(send_framed, recv_framed, echo=None):
     obj = {"cmd": "get", "args": {"name": "Grüße"}}
     body = json.dumps(obj).encode("utf-8")
     client, server = connected_pair()
+    client = stingy(client)  # its send() sends 3 bytes at most, as a send() may
     with client, server:
         call(send_framed, client, obj, hint='struct.pack("!I", len(body)) + body, with sendall')
         client.shutdown(socket.SHUT_WR)
         raw = read_all(server)
+    expect(not client.cut or len(raw) >= 4 + len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")),
+           "the header and the whole message sent", f"{len(raw)} bytes: {short(raw)}", SENDALL_HINT)
     header = raw[:4]
     expect(header == struct.pack("!I", len(raw) - 4) and len(raw) >= 4,
            f"a 4-byte header giving the length of the body, big-endian: {struct.pack('!I', len(body))!r} for {len(body)} bytes",
@@ -119,16 +129,17 @@ def check_length_prefix(send_framed, recv_framed, echo=None):
         back = json.loads(raw[4:])
     except ValueError:
         back = raw[4:]
-    expect_equal(back, obj, "the body to be the JSON of the message")
+    expect_equal(back, obj, "the body to be the JSON of the message", 'the body is json.dumps(obj).encode("utf-8"), after the header')
 
     messages = [{"cmd": "list"}, "Grüße 👋", {}, PEOPLE]
     with sandbox_server("echo", echo) as echo_server:
-        with socket.create_connection(echo_server.address, timeout=5) as conn:
+        with stingy(socket.create_connection(echo_server.address, timeout=5)) as conn:
             for message in messages:
                 call(send_framed, conn, message)
             for message in messages:
                 got = call(recv_framed, conn, hint="read the 4-byte header with recv_exactly, then exactly that many bytes")
-                expect_equal(got, message, "the message sent, through the echo server")
+                expect_equal(got, message, "the message sent, through the echo server",
+                             "read exactly the size the header announces, then json.loads those bytes")
 
     refuse_hint = "unpack the header first and compare the size with max_size; raise ValueError before reading the body"
     # Not 4 GB: a recv() of that size would first allocate a 4 GB buffer.
@@ -143,7 +154,7 @@ def check_length_prefix(send_framed, recv_framed, echo=None):
         exact = json.dumps("x" * 98).encode()  # 100 bytes: the largest allowed
         client.sendall(struct.pack("!I", len(exact)) + exact)
         got = call(recv_framed, server, max_size=100, hint="refuse only what is larger than max_size")
-        expect_equal(got, "x" * 98, "a message of exactly max_size bytes to be accepted")
+        expect_equal(got, "x" * 98, "a message of exactly max_size bytes to be accepted", "refuse only what is larger than max_size")
     client, server = connected_pair()
     with client, server:
         client.sendall(struct.pack("!I", 10) + b'"ab')
@@ -176,10 +187,12 @@ def check_safe_loads(safe_loads):
         ('"Grüße"'.encode("utf-8"), "Grüße"),
         (b"[]", []),
     ]
+    decode = 'decode the bytes as UTF-8, data.decode("utf-8"), then json.loads the text'
     for data, value in accepted:
-        got = call(safe_loads, data)
-        expect_equal(got, value, f"safe_loads({short(data)})")
+        got = call(safe_loads, data, hint=decode)
+        expect_equal(got, value, f"safe_loads({short(data)})", decode)
     never = "never call pickle.loads on received bytes: it runs whatever function the sender named"
+    not_json = "json.loads raises json.JSONDecodeError, a ValueError, for what is not JSON: let it go up to the caller"
     nan = 'json.loads(text, parse_constant=...) calls its function for NaN, Infinity and -Infinity: raise ValueError there'
     refused = [
         (pickle.dumps(_Booby()), "a pickle that runs code when loaded", never),
@@ -187,8 +200,8 @@ def check_safe_loads(safe_loads):
         (b"NaN", "NaN, which is not standard JSON", nan),
         (b'{"x": Infinity}', "Infinity, which is not standard JSON", nan),
         (b'{"name": "\xff"}', "bytes that are not UTF-8", "decoding with UTF-8 raises UnicodeDecodeError, a ValueError"),
-        (b"", "empty bytes", ""),
-        (b'{"a": 1} and more', "JSON followed by garbage", ""),
+        (b"", "empty bytes", not_json),
+        (b'{"a": 1} and more', "JSON followed by garbage", not_json),
     ]
     for data, label, hint in refused:
         _TRIPPED.clear()

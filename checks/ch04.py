@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 
 import requests
 
 from .core import call, call_raising, checker, expect, expect_equal, short
-from .helpers import free_port, sandbox_server
+from .helpers import free_port, full_backlog, sandbox_server
 from .servers import silent_server
 
 PAYLOAD = {"name": "Ada", "age": 36, "tags": ["math", "poetry"], "address": {"city": "London"}, "alive": False}
@@ -35,7 +36,8 @@ def check_http_get(http_get, httpbin=None):
     lower-case header names, and the body as bytes, exactly ``Content-Length`` of them.
 
     Tried on httpbin: /get with a query string, /status/404 (no body), 100 kB of
-    binary data (several recv calls), and an HTML page.
+    binary data (several recv calls) holding b"\\r\\n\\r\\n" itself, and an HTML page;
+    the Date header, whose value holds ":", must be whole.
     """
     hang_hint = ('send "Connection: close" in the request: the server then closes the connection after '
                  'its answer, and you can read until recv() returns b""')
@@ -43,7 +45,9 @@ def check_http_get(http_get, httpbin=None):
         cases = [
             ("/get?course=networking", 200, "application/json"),
             ("/status/404", 404, None),
-            ("/bytes/102400?seed=7", 200, "application/octet-stream"),
+            # With this seed, the sandbox's 100 kB (random.Random(seed).randbytes) hold b"\r\n\r\n" themselves,
+            # 57,750 bytes in: a client that splits the answer at every b"\r\n\r\n", not the first only, cuts the body there.
+            ("/bytes/102400?seed=19605", 200, "application/octet-stream"),
             ("/html", 200, "text/html; charset=utf-8"),
         ]
         for path, status, content_type in cases:
@@ -54,7 +58,8 @@ def check_http_get(http_get, httpbin=None):
             got_status, headers, body = answer
             expect_equal(got_status, status, f"the status code of {path}",
                          'the status line is "HTTP/1.1 200 OK": the code is its second word, as an int')
-            expect(isinstance(headers, dict), f"headers as a dict for {path}", short(headers))
+            expect(isinstance(headers, dict), f"headers as a dict for {path}", short(headers),
+                   "headers = {}, then headers[name.strip().lower()] = value.strip() for each header line")
             upper = [name for name in headers if not isinstance(name, str) or name != name.lower()]
             expect(not upper, "header names in lower case (HTTP ignores their case)", f"{upper}",
                    "headers[name.strip().lower()] = value.strip()")
@@ -63,18 +68,29 @@ def check_http_get(http_get, httpbin=None):
             if content_type:
                 expect_equal(headers.get("content-type"), content_type, f"headers['content-type'] for {path}",
                              "strip the spaces around each value")
+            date = headers.get("date")
+            expect(date is None or (isinstance(date, str) and re.search(r"\d\d:\d\d:\d\d GMT$", date)),
+                   f"headers['date'] for {path}, a date and time such as 'Wed, 02 Dec 2026 19:51:08 GMT'", short(date),
+                   'split each header line at its first ":" only (line.partition(":")): a value may hold ":" too')
+            if path.startswith("/bytes"):
+                whole = _fetch(hb, path)
+                cut = whole.find(b"\r\n\r\n")
+                expect(cut == -1 or body != whole[:cut], f"the whole body of {path}, {len(whole):,} bytes",
+                       f"the first {cut:,} bytes, up to a b'\\r\\n\\r\\n' inside the body",
+                       'only the first b"\\r\\n\\r\\n" ends the head: head, _, body = raw.partition(b"\\r\\n\\r\\n")')
             length = headers.get("content-length")
             expect(length == str(len(body)), f"a body of {length} bytes for {path}, as headers['content-length'] says",
                    f"{len(body):,} bytes",
                    'read until recv() returns b"" (one recv() gets only what has arrived so far); '
                    'the body is everything after the first b"\\r\\n\\r\\n"')
             if path.startswith("/get"):
-                expect_equal(json.loads(body)["args"], {"course": "networking"}, "the args httpbin saw")
+                expect_equal(json.loads(body)["args"], {"course": "networking"}, "the args httpbin saw",
+                             "send the path as given, query string included: GET <path> HTTP/1.1")
             elif path.startswith("/bytes"):
-                expect_equal(body, _fetch(hb, path), "the 102,400 bytes httpbin sent",
+                expect_equal(body, whole, "the 102,400 bytes httpbin sent",
                              'read until recv() returns b"": one recv() gets only what has arrived so far')
             elif path.startswith("/status"):
-                expect_equal(body, b"", "an empty body for 404")
+                expect_equal(body, b"", "an empty body for 404", 'the body is what follows the first b"\\r\\n\\r\\n": here, nothing')
     return "/get, /status/404, 100 kB of binary data and an HTML page: status, headers and body right"
 
 
@@ -92,7 +108,7 @@ def check_post_json(post_json, httpbin=None):
         expect_equal(answer.get("json"), PAYLOAD, "httpbin to receive the payload as JSON",
                      "json=payload encodes it as JSON (data= would send a form)")
         expect_equal(answer.get("headers", {}).get("Content-Type"), "application/json",
-                     "the Content-Type the server received")
+                     "the Content-Type the server received", "json=payload sets Content-Type: application/json")
         for code in (500, 404):
             error = call_raising(requests.HTTPError, post_json, f"{hb.url}/status/{code}", PAYLOAD,
                                  hint="call response.raise_for_status() before response.json()")
@@ -126,4 +142,12 @@ def check_classify(classify, httpbin=None):
     got = call(classify, f"http://127.0.0.1:{port}/", hint="catch requests.ConnectionError")
     expect_equal(got, "unreachable", f"classify() where nobody listens (port {port})",
                  "catch requests.ConnectionError: the connection was refused")
-    return f"{len(cases)} status codes, a timeout and a refused connection, without raising"
+    with full_backlog() as address:
+        if address is None:  # this system refuses a connection to a full queue: no connection can time out here
+            return f"{len(cases)} status codes, a timeout and a refused connection, without raising"
+        host, port = address
+        got = call(classify, f"http://{host}:{port}/", timeout=0.3, limit=5, hint=never)
+        expect_equal(got, "timeout", "classify(..., timeout=0.3) where connecting times out (a server too busy to accept)",
+                     "connecting timed out: requests raises ConnectTimeout, which is both a Timeout and a ConnectionError; "
+                     "catch requests.Timeout before requests.ConnectionError")
+    return f"{len(cases)} status codes, a timeout while reading and one while connecting, and a refused connection, without raising"

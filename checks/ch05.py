@@ -81,6 +81,15 @@ def check_random_client(RandomClient, ApiError, random=None):
             seeded = requests.get(f"{server.url}/api/random/int", params={"n": 5, "min": 1, "max": 6, "seed": 42}, timeout=5)
             expect_equal(call(client.ints, 5, 1, 6, seed=42), seeded.json()["values"], "ints(5, 1, 6, seed=42)",
                          "pass the seed to the server (requests leaves out a parameter that is None)")
+            inclusive = ("the limits are inclusive, low <= value <= high, and min may equal max: "
+                         "ValueError only for what is outside them, or for min > max")
+            expect_equal(call(client.ints, 1, 6, 6, hint=inclusive, expected="ints(1, 6, 6): n at its minimum, min == max"),
+                         [6], "ints(1, 6, 6)", inclusive)
+            bound = 10**15
+            edge = call(client.ints, 1000, -bound, bound, hint=inclusive,
+                        expected="ints(1000, -10**15, 10**15): n, min and max at their limits")
+            expect(isinstance(edge, list) and len(edge) == 1000, "ints(1000, -10**15, 10**15): a list of 1000 values",
+                   short(edge), inclusive)
             limits = "compare with low, high = self.limits[name], before any request"
             invalid = [((0, 0, 100), "n=0", limits), ((1001, 0, 100), "n=1001", limits),
                        ((2.5, 0, 100), "n=2.5", "n must be an int: isinstance(n, int) is False for 2.5"),
@@ -95,12 +104,12 @@ def check_random_client(RandomClient, ApiError, random=None):
             proxy.fail(1, status=400, message="refused by the check")
             error = call_raising(ApiError, client.ints, 3, 1, 6, hint="if not response.ok: raise ApiError(response.status_code, error_message(response))",
                                  expected="ApiError when the server answers 400")
-            expect_equal(getattr(error, "status", None), 400, "ApiError.status")
-            expect("refused by the check" in str(getattr(error, "message", "")), "ApiError.message: the server's message",
-                   short(getattr(error, "message", None)), "error_message(response) reads it from the JSON answer")
+            expect_equal(getattr(error, "status", None), 400, "ApiError.status", "ApiError(response.status_code, error_message(response))")
+            expect(getattr(error, "message", None) == "refused by the check", "ApiError.message: the server's message, 'refused by the check'",
+                   short(getattr(error, "message", None)), 'error_message(response) reads it from the JSON answer: its "message"')
         finally:
             _close(client)
-    return "values, seed, 6 invalid calls refused before sending, a 400 answer raised as ApiError"
+    return "values, seed, calls at the limits, 6 invalid calls refused before sending, a 400 answer raised as ApiError"
 
 
 @checker("PatientRandomClient")
@@ -134,12 +143,14 @@ def check_retries(PatientRandomClient, ApiError, random=None):
                     if outcome == "values":
                         values = call(client.ints, 3, 1, 6, limit=20, hint=mount_hint,
                                       expected=f"ints(3, 1, 6) to succeed with {story}")
-                        expect(isinstance(values, list) and len(values) == 3, f"3 values with {story}", short(values))
+                        expect(isinstance(values, list) and len(values) == 3, f"3 values with {story}", short(values),
+                               "ints() returns the values, as in RandomClient")
                     else:
                         error = call_raising(ApiError, client.ints, 3, 1, 6, limit=20, expected=f"ApiError {outcome} with {story}",
                                              hint="raise_on_status=False: once the retries are used up, requests returns the "
                                                   "last answer, and ints() raises ApiError as before (not RetryError)")
-                        expect_equal(getattr(error, "status", None), outcome, f"ApiError.status with {story}")
+                        expect_equal(getattr(error, "status", None), outcome, f"ApiError.status with {story}",
+                                     "the status of the last answer: raise_on_status=False returns it to ints()")
                 except Failure as failure:
                     problem = failure  # but a wrong number of tries explains more: checked first
                 seen = proxy.count(API)

@@ -32,6 +32,7 @@ def check_respond(respond):
         (("UPPER hello", 1), "HELLO"),
         (("UPPER Grüße aus Köln", 2), "GRÜSSE AUS KÖLN"),
         (("UPPER", 3), ""),
+        (("UPPER two  spaces, kept", 5), "TWO  SPACES, KEPT"),
         (("COUNT", 7), "7"),
         (("COUNT", 1), "1"),
         (("QUIT", 4), "BYE"),
@@ -41,7 +42,7 @@ def check_respond(respond):
         (("UPPERCASE is not UPPER", 1), "ERROR unknown command"),
     ]
     for (line, count), wanted in cases:
-        got = call(respond, line, count)
+        got = call(respond, line, count, hint='respond answers every line, even an empty one: command, _, text = line.partition(" ") never fails')
         hint = ""
         if isinstance(got, str) and got.endswith("\n"):
             hint = "respond returns the text of the reply; the handler adds the newline"
@@ -49,8 +50,18 @@ def check_respond(respond):
             hint = "respond returns the reply as a str (the handler encodes it)"
         elif line.startswith("UPPERCASE"):
             hint = 'the command is the first word: command, _, text = line.partition(" ")'
+        elif "  " in line and isinstance(got, str) and got == " ".join(wanted.split()):
+            hint = 'the text is everything after "UPPER ", spaces included: line.split() would lose them; use line.partition(" ")'
         elif line.startswith("upper"):
             hint = "commands are in capitals: compare exactly"
+        elif line.startswith("UPPER"):
+            hint = 'the reply is the text after "UPPER ", in capitals: command, _, text = line.partition(" "), then text.upper()'
+        elif line == "COUNT":
+            hint = "COUNT answers the count it is given, as text: str(count)"
+        elif line == "QUIT":
+            hint = 'QUIT answers "BYE"'
+        else:
+            hint = 'anything that is not UPPER, COUNT or QUIT answers "ERROR unknown command"'
         expect_equal(got, wanted, f"respond({line!r}, {count})", hint)
     return f"{len(cases)} lines: UPPER, COUNT, QUIT, and unknown commands"
 
@@ -75,10 +86,90 @@ def _serve(LineServer, handler):
     return server, stop
 
 
+class _WatchedLock:
+    """A lock of the student's server, wrapped so that it knows whether the calling thread holds it."""
+
+    def __init__(self, lock):
+        self._lock = lock
+        self._mine = threading.local()
+
+    def held(self) -> bool:
+        return getattr(self._mine, "depth", 0) > 0
+
+    def acquire(self, *args, **kwargs):
+        got = self._lock.acquire(*args, **kwargs)
+        if got:
+            self._mine.depth = getattr(self._mine, "depth", 0) + 1
+        return got
+
+    def release(self):
+        depth = getattr(self._mine, "depth", 0)
+        self._mine.depth = depth - 1
+        try:
+            self._lock.release()
+        except BaseException:
+            self._mine.depth = depth
+            raise
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __getattr__(self, name):
+        return getattr(self._lock, name)
+
+
+def _looks_like_a_lock(value) -> bool:
+    return not isinstance(value, type) and all(callable(getattr(value, name, None))
+                                               for name in ("acquire", "release", "__enter__", "__exit__"))
+
+
+def _watch_count(server) -> tuple[list, list]:
+    """Wrap the locks of the student's server, and watch every read and write of ``self.count``.
+
+    Returns the names of the locks found, and a list that receives "read" or "wrote" for each
+    access to the count made by a thread holding none of them. Whether the count is guarded
+    does not depend on how the threads happen to interleave: this verdict is the same every time.
+    """
+    classes = [c for c in type(server).__mro__ if not c.__module__.startswith(("socketserver", "builtins"))]
+    names = dict.fromkeys([*vars(server), *(name for c in classes for name in vars(c) if not name.startswith("__"))])
+    locks = {}
+    for name in names:
+        value = getattr(server, name, None)
+        if _looks_like_a_lock(value):
+            locks[name] = _WatchedLock(value)
+            setattr(server, name, locks[name])
+    outside: list = []
+
+    def guarded() -> bool:
+        return any(lock.held() for lock in locks.values())
+
+    def read(self):
+        if not guarded():
+            outside.append("read")
+        return self.__dict__["count"]
+
+    def write(self, value):
+        if not guarded():
+            outside.append("wrote")
+        self.__dict__["count"] = value
+
+    server.__dict__["count"] = server.count  # a class attribute `count = 0` works as well
+    student_class = type(server)
+    server.__class__ = type(student_class.__name__, (student_class,), {"count": property(read, write)})
+    return list(locks), outside
+
+
 @checker("LineServer")
 def check_counter(LineServer):
     """``LineServer(address, handler)`` is a ``ThreadingTCPServer`` with daemon threads whose
     ``next_count()`` returns 1, 2, 3... exactly once each, even when called from many threads at once.
+
+    Whether two threads can read the same count depends on luck (and the count is right
+    most of the time without a lock): so the check also watches ``self.count`` itself, and
+    fails every read or write of it made without holding the server's lock.
     """
     server = call(LineServer, ("127.0.0.1", 0), socketserver.StreamRequestHandler,
                   hint="LineServer(address, handler): call super().__init__(address, handler), then set up the counter and its lock")
@@ -87,8 +178,20 @@ def check_counter(LineServer):
                f"a {type(server).__mro__[1].__name__}", "class LineServer(socketserver.ThreadingTCPServer)")
         expect(getattr(server, "daemon_threads", False) is True, "daemon_threads = True", short(getattr(server, "daemon_threads", None)),
                "a client's thread must never keep Python running: set the class attribute daemon_threads = True")
+        start = getattr(server, "count", None)
+        expect(type(start) is int and start == 0, "self.count, 0 once LineServer(...) is created",
+               short(start) if hasattr(server, "count") else "no attribute count",
+               "in the constructor, after super().__init__(address, handler): self.count = 0")
+        locks, outside = _watch_count(server)
+        expect(locks, "a lock on the server: self.lock", "none among its attributes",
+               "in the constructor: self.lock = threading.Lock(); next_count() holds it with `with self.lock:`")
         first = call(server.next_count)
-        expect_equal(first, 1, "the first next_count()")
+        expect_equal(first, 1, "the first next_count()", "add one to self.count, then return the new count: 1 the first time")
+        shown = " or ".join(f"self.{name}" for name in locks)
+        expect(not outside, f"next_count() to read and write self.count only while holding {shown}",
+               f"it {outside[0] if outside else ''} self.count while holding no lock",
+               "self.count += 1 reads, adds and writes: two threads can read the same count and both return the "
+               "same number; add one and read the new count inside `with self.lock:`, and return the value read there")
         counts: list = []
         errors: list = []
         lock = threading.Lock()
@@ -112,15 +215,19 @@ def check_counter(LineServer):
         finished, _, _ = run_with_limit(run_all)
         expect(finished, "20 threads calling next_count() 500 times each to finish", "they were still running after 10 s",
                "does next_count() wait for a lock it already holds? `with self.lock:` releases it at the end of the block")
-        expect(not errors, "next_count() to work from 20 threads at once", f"it raised {describe_exception(errors[0]) if errors else ''}")
+        expect(not errors, "next_count() to work from 20 threads at once", f"it raised {describe_exception(errors[0]) if errors else ''}",
+               "use the lock created in the constructor: `with self.lock:`")
         wanted = list(range(2, 2 + 20 * 500))
         duplicates = len(counts) - len(set(counts))
         expect(sorted(counts) == wanted, "each of 2 to 10,001 exactly once from 20 threads",
                f"{duplicates} numbers given twice" if duplicates else f"{short(sorted(set(counts) ^ set(wanted)))} wrong",
                "increment and read the count inside `with self.lock:`, and return the value read there")
+        expect(not outside, f"next_count() to read and write self.count only while holding {shown}",
+               f"from 20 threads, it {outside[0] if outside else ''} self.count while holding no lock",
+               "add one and read the new count inside `with self.lock:`, and return the value read there")
     finally:
         server.server_close()
-    return "a threading server with daemon threads; 10,000 counts from 20 threads, each number once"
+    return "a threading server with daemon threads; self.count only touched under the lock; 10,000 counts from 20 threads, each number once"
 
 
 def _exchange(stream, line: bytes) -> bytes:
@@ -180,11 +287,18 @@ def _run_clients(server) -> str:
         script = [
             (b"UPPER hello\n", b"HELLO\n", ""),
             ("UPPER grüße\r\n".encode(), "GRÜSSE\n".encode(), 'strip the end of line, "\\r\\n" as well as "\\n": line.rstrip("\\r\\n")'),
+            (b"UPPER bye\n", b"BYE\n", ""),
             (b"NOPE\n", b"ERROR unknown command\n", ""),
-            (b"COUNT\n", b"4\n", "every line counts, this COUNT included: call self.server.next_count() once per line"),
+            (b"COUNT\n", b"5\n", "every line counts, this COUNT included: call self.server.next_count() once per line"),
             (b"QUIT\n", b"BYE\n", ""),
         ]
+        previous = b""
         for line, wanted, hint in script:
+            after_bye = previous == b"UPPER bye\n"
+            bye_hint = ("the reply to 'UPPER bye' is BYE as well, and the client goes on: compare the command, "
+                        "not the reply, to know whether to stop")
+            hint = hint or (bye_hint if after_bye else "")
+            previous = line
             try:
                 reply = _exchange(stream, line)
             except TimeoutError:
@@ -193,6 +307,7 @@ def _run_clients(server) -> str:
                               "(and write it to self.wfile for each line of self.rfile)") from None
             except OSError as error:
                 raise Failure(f"the reply {wanted!r} to {line!r}", f"{type(error).__name__}: {error}",
+                              bye_hint if after_bye else
                               "for each line of self.rfile: decode, respond, write the reply and b\"\\n\" to self.wfile") from None
             expect_equal(reply, wanted, f"the reply to {line!r}",
                          hint or "write respond(...) encoded in UTF-8, then b\"\\n\", to self.wfile")

@@ -88,6 +88,38 @@ def _quietly(fn, *args) -> None:
         pass
 
 
+class _Stingy(socket.socket):
+    """A socket whose ``send()`` sends at most a few bytes per call, as any ``send()`` may:
+    it returns how many it sent, and the rest is the caller's to send. ``sendall()`` sends them all."""
+
+    cut = False  # True once a send() was given more than it sent
+
+    def send(self, data, flags=0):
+        if isinstance(data, (bytes, bytearray, memoryview)) and memoryview(data).nbytes > STINGY:
+            data = memoryview(data).cast("B")[:STINGY]
+            self.cut = True
+        return super().send(data, flags)
+
+
+STINGY = 3  # bytes that one send() of a stingy socket sends at most
+
+
+def stingy(sock: socket.socket) -> socket.socket:
+    """The same connection as ``sock`` (which can no longer be used), with a ``send()`` that sends
+    only a few bytes per call: code that calls ``send()`` once instead of ``sendall()`` loses the rest,
+    every time, whatever the buffers."""
+    return same_connection(sock, _Stingy)
+
+
+def same_connection(sock: socket.socket, cls: type) -> socket.socket:
+    """The connection of ``sock`` (which can no longer be used) as an instance of ``cls``, a
+    subclass of ``socket.socket`` whose methods watch what the student's code does with it."""
+    timeout = sock.gettimeout()
+    other = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    other.settimeout(timeout)
+    return other
+
+
 def send_in_pieces(sock: socket.socket, data: bytes, sizes=(1, 2, 3, 1000, 7, 65536), close: bool = True) -> None:
     """Send ``data`` in pieces of these sizes (cycling), then shut down writing (``close``)."""
     position, i = 0, 0
@@ -113,6 +145,43 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOCALHOST, 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def full_backlog(probe: float = 0.2, attempts: int = 20):
+    """``(host, port)`` of a listener whose queue of waiting connections is full, or None.
+
+    It listens with the smallest backlog and never accepts; the check fills its queue
+    itself, until connecting times out twice in a row. From then on, the system drops
+    every new handshake there (Linux, macOS): a client's ``connect`` waits until its
+    timeout, deterministically, as on a server that does not answer at all. Where the
+    system refuses such connections instead (Windows), there is no such place: None.
+    """
+    listener = socket.create_server((LOCALHOST, 0), backlog=0)
+    address = listener.getsockname()
+    fillers: list[socket.socket] = []
+    timeouts = 0
+    try:
+        while timeouts < 2 and len(fillers) < attempts:
+            sock = socket.socket()
+            sock.settimeout(probe)
+            try:
+                sock.connect(address)
+            except TimeoutError:
+                sock.close()
+                timeouts += 1
+                continue
+            except OSError:
+                sock.close()
+                break
+            if timeouts:  # a connection got through after a timeout: the queue was not full
+                timeouts = 0
+            fillers.append(sock)
+        yield address if timeouts == 2 else None
+    finally:
+        for sock in fillers:
+            sock.close()
+        listener.close()
 
 
 # --- a Flask application, through its test client ----------------------------------

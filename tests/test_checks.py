@@ -185,9 +185,24 @@ def is_listening(host, port, timeout=1.0):
 
 
 def test_recv_until_closed():
+    def until_a_short_piece(conn):
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+            if len(chunk) < 65536:  # "nothing more is coming": wrong, more may be on its way
+                break
+        return b"".join(chunks)
+
+    def via_a_file(conn):
+        with conn.makefile("rb") as stream:
+            return stream.read()
+
     verdict(ch02.check_recv_until_closed(recv_until_closed), PASSED)
-    # Where a single recv() falls short depends on timing: any of the messages cut in pieces.
-    verdict(ch02.check_recv_until_closed(lambda conn: conn.recv(65536)), FAILED, "in a loop until it returns b\"\"")
+    verdict(ch02.check_recv_until_closed(via_a_file), PASSED)
+    # The check sends one byte and the rest only once it was read: a reader that stops early stops there, every time.
+    for early in (lambda conn: conn.recv(65536), until_a_short_piece):
+        verdict(ch02.check_recv_until_closed(early), FAILED, "the 5 bytes the other side sent, in order: b'hello'",
+                "got:      b'h'", "in a loop until it returns b\"\"")
     verdict(ch02.check_recv_until_closed(lambda conn: recv_until_closed(conn).decode("latin-1")), FAILED, "a str", "return bytes")
     verdict(ch02.check_recv_until_closed(stub), NOT_DONE)
 
@@ -199,8 +214,22 @@ def test_echo_any_length(echo):
             conn.shutdown(socket.SHUT_WR)
             return recv_until_closed(conn)
 
-    verdict(ch02.check_echo_any_length(echo_any_length, echo), PASSED, "64 MB")
+    def without_timeout(address, data, timeout=5.0):
+        with socket.create_connection(address) as conn:
+            def send_all():
+                conn.sendall(data)
+                conn.shutdown(socket.SHUT_WR)
+
+            sender = threading.Thread(target=send_all)
+            sender.start()
+            reply = recv_until_closed(conn)
+            sender.join()
+        return reply
+
+    verdict(ch02.check_echo_any_length(echo_any_length, echo), PASSED, "64 MB", "given up after the timeout")
     verdict(ch02.check_echo_any_length(without_thread, echo), FAILED, "64,000,000 bytes", "TimeoutError", "second thread")
+    verdict(ch02.check_echo_any_length(without_timeout, echo), FAILED, "to give up after 0.5 s on a server that never answers",
+            "still running after 3 s", "create_connection(address, timeout=timeout)")
     verdict(ch02.check_echo_any_length(stub), NOT_DONE)  # launches its own echo server
 
 
@@ -217,10 +246,73 @@ def test_is_listening(echo):
         except OSError:
             return False
 
-    verdict(ch02.check_is_listening(is_listening, echo), PASSED)
+    verdict(ch02.check_is_listening(is_listening, echo), PASSED, "after a timeout", "the connection closed")
     verdict(ch02.check_is_listening(raising, echo), FAILED, "ConnectionRefusedError", "return False")
     verdict(ch02.check_is_listening(asks_for_an_answer, echo), FAILED, "never says anything", "only connect")
     verdict(ch02.check_is_listening(stub, echo), NOT_DONE)
+
+
+def test_is_listening_closes_its_connection(echo):
+    def connect_ex(host, port, timeout=1.0):  # no timeout, and the socket left for Python to close
+        return socket.socket().connect_ex((host, port)) == 0
+
+    def unclosed(host, port, timeout=1.0):
+        try:
+            conn = socket.create_connection((host, port), timeout=timeout)  # noqa: F841 - the mistake
+            return True
+        except OSError:
+            return False
+
+    kept = []
+
+    def kept_open(host, port, timeout=1.0):
+        try:
+            kept.append(socket.create_connection((host, port), timeout=timeout))
+            return True
+        except OSError:
+            return False
+
+    try:
+        for leaky in (connect_ex, unclosed):
+            verdict(ch02.check_is_listening(leaky, echo), FAILED, "to close the socket it connected",
+                    "ResourceWarning: unclosed", "with socket.create_connection((host, port), timeout=timeout):")
+        verdict(ch02.check_is_listening(kept_open, echo), FAILED, "to close the connection before returning",
+                "still open 2 s after", "closes it at the end of the block")
+    finally:
+        for conn in kept:
+            conn.close()
+
+
+def test_is_listening_gives_up_after_its_timeout(echo):
+    def no_timeout(host, port, timeout=1.0):
+        try:
+            with socket.create_connection((host, port)):
+                return True
+        except OSError:
+            return False
+
+    def refused_only(host, port, timeout=1.0):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except ConnectionRefusedError:
+            return False
+
+    verdict(ch02.check_is_listening(no_timeout, echo), FAILED, "timeout=0.5) to return False within 0.5 s",
+            "still running after 3 s", "give connect a timeout")
+    verdict(ch02.check_is_listening(refused_only, echo), FAILED, "it raised TimeoutError", "TimeoutError is an OSError too")
+
+
+def test_a_full_backlog_makes_connecting_time_out_every_time():
+    from checks.helpers import full_backlog
+
+    with full_backlog() as address:
+        assert address is not None, "on Linux, a full listen queue drops the handshake"
+        for _ in range(3):
+            with pytest.raises(TimeoutError):
+                socket.create_connection(address, timeout=0.2)
+        with pytest.raises(requests.ConnectTimeout):
+            requests.get(f"http://{address[0]}:{address[1]}/", timeout=0.2)
 
 
 # --- 03 -----------------------------------------------------------------------
@@ -268,6 +360,24 @@ def test_send_json():
     verdict(ch03.check_send_json(stub), NOT_DONE)
 
 
+def test_send_json_sends_everything():
+    """The check's socket sends 3 bytes per send(), as any send() may: one send() loses the rest, every time."""
+
+    def in_a_loop(conn, obj):
+        data = memoryview(json.dumps(obj).encode("utf-8") + b"\n")
+        while data:
+            data = data[conn.send(data):]
+
+    def through_a_file(conn, obj):
+        with conn.makefile("wb") as stream:
+            stream.write(json.dumps(obj).encode("utf-8") + b"\n")
+
+    verdict(ch03.check_send_json(lambda conn, obj: conn.send(json.dumps(obj).encode("utf-8") + b"\n")), FAILED,
+            "all 5 messages sent whole", "got:      15 bytes", "sendall() sends them all")
+    verdict(ch03.check_send_json(in_a_loop), PASSED)
+    verdict(ch03.check_send_json(through_a_file), PASSED)
+
+
 def test_recv_json(contacts):
     verdict(ch03.check_recv_json(recv_json, send_json, contacts), PASSED, "contacts server")
     verdict(ch03.check_recv_json(lambda lines: json.loads(lines.readline()), send_json, contacts), FAILED,
@@ -292,6 +402,13 @@ def test_length_prefix(echo):
             "TimeoutError", "before reading the body")
     verdict(ch03.check_length_prefix(send_framed, stub, echo), NOT_DONE)
 
+    def with_send(conn, obj):
+        body = json.dumps(obj).encode("utf-8")
+        conn.send(struct.pack("!I", len(body)) + body)
+
+    verdict(ch03.check_length_prefix(with_send, recv_framed, echo), FAILED, "the header and the whole message sent",
+            "got:      3 bytes", "sendall() sends them all")
+
 
 def test_safe_loads():
     def refuse(name):
@@ -309,22 +426,36 @@ def test_safe_loads():
     verdict(ch03.check_safe_loads(safe_loads), PASSED)
     verdict(ch03.check_safe_loads(with_pickle_fallback), FAILED, "it ran the code inside the pickle!", "never call pickle.loads")
     verdict(ch03.check_safe_loads(json.loads), FAILED, "ValueError for NaN", "parse_constant")
+    verdict(ch03.check_safe_loads(lambda data: json.loads(data.decode("latin-1"), parse_constant=refuse)), FAILED,
+            "'Grüße'", 'data.decode("utf-8")')
+
+    def none_for_garbage(data):
+        try:
+            return safe_loads(data)
+        except json.JSONDecodeError:
+            return None
+
+    verdict(ch03.check_safe_loads(none_for_garbage), FAILED, "ValueError for empty bytes", "let it go up to the caller")
     verdict(ch03.check_safe_loads(stub), NOT_DONE)
 
 
 # --- 04 -----------------------------------------------------------------------
 
 
-def http_get(host, port, path, timeout=5.0, lower=True, whole=True):
+def http_get(host, port, path, timeout=5.0, lower=True, whole=True, split=False):
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(request.encode("ascii"))
         raw = recv_until_closed(sock) if whole else sock.recv(65536)
     head, _, body = raw.partition(b"\r\n\r\n")
+    if split == "body":
+        body = raw.split(b"\r\n\r\n")[1]  # wrong: cut at a b"\r\n\r\n" inside the body
     status_line, *lines = head.decode("iso-8859-1").split("\r\n")
     headers = {}
     for line in lines:
         name, _, value = line.partition(":")
+        if split == "headers":
+            value = line.split(":")[1]  # wrong: "Date: Wed, 02 Dec 2026 19:51:08 GMT" loses its time
         headers[name.strip().lower() if lower else name.strip()] = value.strip()
     return int(status_line.split()[1]), headers, body
 
@@ -351,6 +482,10 @@ def test_http_get(httpbin):
     verdict(ch04.check_http_get(http_get, httpbin), PASSED)
     verdict(ch04.check_http_get(lambda *a: http_get(*a, whole=False), httpbin), FAILED)  # where depends on timing
     verdict(ch04.check_http_get(lambda *a: http_get(*a, lower=False), httpbin), FAILED, "lower case", "Content-Type")
+    verdict(ch04.check_http_get(lambda *a: http_get(*a, split="headers"), httpbin), FAILED, "headers['date']",
+            "a value may hold \":\" too", "line.partition")
+    verdict(ch04.check_http_get(lambda *a: http_get(*a, split="body"), httpbin), FAILED, "the whole body of /bytes/102400",
+            "the first 57,750 bytes", "raw.partition")
     verdict(ch04.check_http_get(stub, httpbin), NOT_DONE)
 
 
@@ -385,6 +520,31 @@ def test_classify(httpbin):
     verdict(ch04.check_classify(lambda url, timeout=2.0: classify(url, timeout, never_raise=False), httpbin), FAILED,
             "HTTPError", "never raise")
     verdict(ch04.check_classify(stub, httpbin), NOT_DONE)
+
+
+def test_classify_catches_timeout_before_connection_error(httpbin):
+    def connection_error_first(url, timeout=2.0):
+        try:
+            response = requests.get(url, allow_redirects=False, timeout=timeout)
+        except requests.ConnectionError:  # a ConnectTimeout is one too: it never reaches the next clause
+            return "unreachable"
+        except requests.Timeout:
+            return "timeout"
+        return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+    def read_timeout_only(url, timeout=2.0):
+        try:
+            response = requests.get(url, allow_redirects=False, timeout=timeout)
+        except requests.ReadTimeout:
+            return "timeout"
+        except requests.ConnectionError:
+            return "unreachable"
+        return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+    verdict(ch04.check_classify(classify, httpbin), PASSED, "one while connecting")
+    for wrong in (connection_error_first, read_timeout_only):
+        verdict(ch04.check_classify(wrong, httpbin), FAILED, "where connecting times out", "got:      'unreachable'",
+                "ConnectTimeout, which is both", "catch requests.Timeout before requests.ConnectionError")
 
 
 # --- 05 -----------------------------------------------------------------------
@@ -462,6 +622,36 @@ def test_random_client(rnd):
     verdict(ch05.check_random_client(RandomClient, ApiError, rnd), PASSED)
     verdict(ch05.check_random_client(Trusting, ApiError, rnd), FAILED, "ValueError for n=0", "it raised ApiError: 400")
     verdict(ch05.check_random_client(WholeAnswer, ApiError, rnd), FAILED, "a list of 5 ints", '"values"')
+
+    class Exclusive(RandomClient):  # wrong: the limits are inclusive
+        def validate(self, n, min, max):
+            for name, value in (("n", n), ("min", min), ("max", max)):
+                low, high = self.limits[name]
+                if not isinstance(value, int) or not low < value < high:
+                    raise ValueError(name)
+            if min > max:
+                raise ValueError("min > max")
+
+    class NoEqual(RandomClient):  # wrong: min == max is allowed
+        def validate(self, n, min, max):
+            super().validate(n, min, max)
+            if min >= max:
+                raise ValueError("min >= max")
+
+    class WholeBody(RandomClient):  # wrong: the whole JSON error as the message
+        def ints(self, n=1, min=0, max=100, seed=None):
+            self.validate(n, min, max)
+            response = self.session.get(f"{self.base_url}/api/random/int", timeout=self.timeout,
+                                        params={"n": n, "min": min, "max": max, "seed": seed})
+            if not response.ok:
+                raise ApiError(response.status_code, response.text)
+            return response.json()["values"]
+
+    for wrong in (Exclusive, NoEqual):
+        verdict(ch05.check_random_client(wrong, ApiError, rnd), FAILED, "ints(1, 6, 6): n at its minimum, min == max",
+                "it raised ValueError", "the limits are inclusive")
+    verdict(ch05.check_random_client(WholeBody, ApiError, rnd), FAILED, "ApiError.message: the server's message",
+            '\'{"status": 400,', "error_message(response)")
     verdict(ch05.check_random_client(RandomClient, ..., rnd), NOT_DONE, "ApiError is still ...")
 
     class Unfinished(RandomClient):
@@ -498,7 +688,7 @@ def respond(line, count):
     return {"UPPER": text.upper(), "COUNT": str(count), "QUIT": "BYE"}.get(command, "ERROR unknown command")
 
 
-def line_server(base=socketserver.ThreadingTCPServer, locked=True, daemon=True):
+def line_server(base=socketserver.ThreadingTCPServer, locked=True, daemon=True, next_count=None):
     class LineServer(base):
         daemon_threads = daemon
         request_queue_size = 128
@@ -514,6 +704,8 @@ def line_server(base=socketserver.ThreadingTCPServer, locked=True, daemon=True):
                 self.count += 1
                 return self.count
 
+    if next_count is not None:
+        LineServer.next_count = next_count
     return LineServer
 
 
@@ -535,6 +727,20 @@ def test_respond():
     verdict(ch06.check_respond(respond), PASSED)
     verdict(ch06.check_respond(by_prefix), FAILED, "'UPPERCASE is not UPPER'", "the command is the first word")
     verdict(ch06.check_respond(lambda line, count: respond(line, count) + "\n"), FAILED, "the handler adds the newline")
+
+    def by_words(line, count):
+        words = line.split()
+        return " ".join(words[1:]).upper() if words[:1] == ["UPPER"] else respond(line, count)
+
+    verdict(ch06.check_respond(by_words), FAILED, "respond('UPPER two  spaces, kept', 5): 'TWO  SPACES, KEPT'",
+            "got:      'TWO SPACES, KEPT'", "line.split() would lose them")
+    verdict(ch06.check_respond(lambda line, count: line.upper() if line.startswith("UPPER ") else respond(line, count)), FAILED,
+            "got:      'UPPER HELLO'", 'the text after "UPPER ", in capitals')
+    def first_word(line, count):
+        command = line.split()[0]  # wrong: an empty line has no first word
+        return respond(line, count) if command else "?"
+
+    verdict(ch06.check_respond(first_word), FAILED, "first_word('', 1)", "IndexError", "even an empty one")
     verdict(ch06.check_respond(stub), NOT_DONE)
 
 
@@ -542,8 +748,53 @@ def test_counter():
     verdict(ch06.check_counter(line_server()), PASSED)
     verdict(ch06.check_counter(line_server(base=socketserver.TCPServer)), FAILED, "a thread per client", "ThreadingTCPServer")
     verdict(ch06.check_counter(line_server(daemon=False)), FAILED, "daemon_threads = True")
-    verdict(ch06.check_counter(line_server(locked=False)), FAILED, "it raised")
+    verdict(ch06.check_counter(line_server(locked=False)), FAILED, "a lock on the server", "self.lock = threading.Lock()")
     verdict(ch06.check_counter(stub), NOT_DONE)
+
+
+def test_counter_without_the_lock_fails_every_time():
+    """Without a lock, 10,000 counts from 20 threads usually come out right anyway: the check
+    watches self.count itself, and fails a read or write made without holding the lock."""
+
+    def unlocked(self):
+        self.count += 1
+        return self.count
+
+    def returned_outside(self):
+        with self.lock:
+            self.count += 1
+        return self.count
+
+    def written_inside_only(self):
+        count = self.count + 1
+        with self.lock:
+            self.count = count
+        return count
+
+    def a_new_lock_each_time(self):
+        with threading.Lock():
+            self.count += 1
+            return self.count
+
+    def by_hand(self):
+        self.lock.acquire()
+        try:
+            self.count += 1
+            return self.count
+        finally:
+            self.lock.release()
+
+    class Reentrant(line_server()):
+        def __init__(self, address, handler):
+            super().__init__(address, handler)
+            self.lock = threading.RLock()
+
+    for wrong in (unlocked, returned_outside, written_inside_only, a_new_lock_each_time):
+        verdict(ch06.check_counter(line_server(next_count=wrong)), FAILED,
+                "to read and write self.count only while holding self.lock", "got:      it read self.count while holding no lock",
+                "two threads can read the same count", "inside `with self.lock:`")
+    verdict(ch06.check_counter(line_server(next_count=by_hand)), PASSED)
+    verdict(ch06.check_counter(Reentrant), PASSED)
 
 
 def test_line_server():
@@ -566,9 +817,20 @@ def test_line_server():
     class Unfinished(LineHandler):
         handle = stub
 
-    verdict(ch06.check_line_server(line_server(), LineHandler), PASSED, "COUNT of 206")
-    verdict(ch06.check_line_server(line_server(), PerConnection), FAILED, "COUNT after 205 lines", "shared by every client")
+    class QuitsOnTheReply(LineHandler):
+        def handle(self):
+            for raw in self.rfile:
+                line = raw.decode().rstrip("\r\n")
+                reply = respond(line, self.server.next_count())
+                self.wfile.write(reply.encode() + b"\n")
+                if reply == "BYE":  # wrong: "UPPER bye" answers BYE too
+                    return
+
+    verdict(ch06.check_line_server(line_server(), LineHandler), PASSED, "COUNT of 207")
+    verdict(ch06.check_line_server(line_server(), PerConnection), FAILED, "COUNT after 206 lines", "shared by every client")
     verdict(ch06.check_line_server(line_server(), NeverQuits), FAILED, "close the connection after BYE")
+    verdict(ch06.check_line_server(line_server(), QuitsOnTheReply), FAILED, "the reply to b'NOPE\\n'",
+            "compare the command, not the reply")
     verdict(ch06.check_line_server(line_server(), Unfinished), NOT_DONE, "LineHandler.handle() still raises")
     verdict(ch06.check_line_server(stub, LineHandler), NOT_DONE)
 
