@@ -321,6 +321,79 @@ def serve(name: str, server, scheme: str) -> None:
         print(f"{name} stopped", flush=True)
 
 
+# How waitress serves a class: the defaults of every waitress server here (a
+# server may add to them, e.g. max_request_body_size). Waitress's own defaults
+# suit one site behind a proxy; a class is 200 laptops whose browsers each
+# keep a few idle keep-alive connections open.
+WAITRESS_OPTIONS = {
+    # Connections held at once; beyond it waitress stops accepting, and a new
+    # client waits (its connection queues in the backlog) until one closes.
+    # Waitress's default of 100 lets 100 idle browsers lock everyone else out.
+    # 500 on Windows: there waitress waits with select(), which takes at most
+    # 512 sockets (Windows has no poll()); elsewhere poll() has no such limit,
+    # only the process's limit on open files (see allow_open_files()).
+    "connection_limit": 500 if os.name == "nt" else 2000,
+    # Close a connection idle for this many seconds (default 120): a browser
+    # opens a new one when it needs it, and idle ones free their place sooner.
+    "channel_timeout": 30,
+    # Requests run at once, each in a thread (default 4): see messaging's
+    # comment for what 16 changed under a burst.
+    "threads": 16,
+    # poll() instead of select(): select() cannot watch a socket whose number
+    # is above 1023 (FD_SETSIZE) on Linux and macOS. Where poll() is missing
+    # (Windows), waitress falls back to select().
+    "asyncore_use_poll": True,
+    # Connections the OS queues until waitress accepts them (its default).
+    "backlog": 1024,
+}
+
+
+def allow_open_files(wanted: int = 4096) -> None:
+    """Raise this process's limit on open files (each connection is one) to ``wanted``.
+
+    Linux usually starts a process with a soft limit of 1024 (macOS: 256),
+    fewer than WAITRESS_OPTIONS lets waitress hold: beyond it accept() fails.
+    The soft limit may be raised up to the hard one without privileges.
+    Windows has no such limit (and no ``resource`` module): nothing to do.
+    """
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # refused (macOS caps it): keep the old limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def waitress_server(app, **options):
+    """waitress's create_server(), with the class defaults and one fix.
+
+    The fix: given "Expect: 100-continue" on a request without a body (GET),
+    waitress 3 sends "100 Continue", then waits for a body that never comes,
+    and never answers (until channel_timeout). Its parser had the request
+    complete; send_continue() marks it incomplete again. Here a complete
+    request is answered at once, without a 100 Continue (RFC 9110 15.2.1
+    allows that). No middleware can do it: waitress never calls the app.
+    """
+    from waitress import create_server
+    from waitress.channel import HTTPChannel
+
+    class Channel(HTTPChannel):
+        def send_continue(self):
+            if self.request.completed:  # nothing left to wait for: answer
+                self.request.expect_continue = False
+                return
+            super().send_continue()
+
+    allow_open_files()
+    server = create_server(app, **{**WAITRESS_OPTIONS, **options})
+    server.channel_class = Channel  # what waitress creates for each connection
+    return server
+
+
 def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitress_options) -> None:
     """Serve a WSGI application (Flask) until Ctrl-C.
 
@@ -334,11 +407,9 @@ def serve_wsgi(name: str, app, host: str, port: int, dev: bool = False, **waitre
         serve(name, server, "http")
         return
 
-    from waitress import create_server
-
     quiet_waitress()
     host = one_address(host)
-    server = create_server(app, host=host, port=port, **waitress_options)
+    server = waitress_server(app, host=host, port=port, **waitress_options)
     try:
         announce(name, "http", host, server.effective_port)
         server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
@@ -374,9 +445,8 @@ def serve_wsgi_workers(name: str, app, make_app, host: str, port: int, workers: 
     import multiprocessing
     from multiprocessing.connection import wait
 
-    from waitress import create_server
-
     quiet_waitress()
+    allow_open_files()  # before the other processes start: they inherit it
     host = one_address(host)
     # socket.create_server() also sets SO_REUSEADDR where it is safe (see SandboxServer).
     listener = socket.create_server((host, port), family=family_of(host), backlog=1024)
@@ -402,7 +472,7 @@ def serve_wsgi_workers(name: str, app, make_app, host: str, port: int, workers: 
                     process.join()
                     sys.exit(f"{name}: a worker process failed to start (exit code {process.exitcode}); "
                              "its error is above")
-        server = create_server(app, sockets=[listener], **waitress_options)
+        server = waitress_server(app, sockets=[listener], **waitress_options)
         announce(name, "http", host, listener.getsockname()[1])
         server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
     except KeyboardInterrupt:
@@ -421,8 +491,6 @@ def _wsgi_worker(make_app, listener: socket.socket, waitress_options: dict, tell
     import multiprocessing
     from multiprocessing.connection import wait
 
-    from waitress import create_server
-
     def stop_with_first_process() -> None:
         # The first process stops the others when it ends normally; this is for
         # when it cannot (killed, or crashed): no worker outlives it.
@@ -432,7 +500,7 @@ def _wsgi_worker(make_app, listener: socket.socket, waitress_options: dict, tell
     threading.Thread(target=stop_with_first_process, name="watch-first-process", daemon=True).start()
     try:
         quiet_waitress()
-        server = create_server(make_app(), sockets=[listener], **waitress_options)
+        server = waitress_server(make_app(), sockets=[listener], **waitress_options)
         tell_ready.send(True)
         tell_ready.close()
         server.run()

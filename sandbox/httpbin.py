@@ -38,10 +38,16 @@ MAX_BODY = 10 * 1024 * 1024
 MAX_FORM_FIELD = 500_000  # Flask's default MAX_FORM_MEMORY_SIZE
 MAX_DELAY = 10
 MAX_BYTES = 100 * 1024
-THREADS = 16
+THREADS = common.WAITRESS_OPTIONS["threads"]
+CONNECTIONS = common.WAITRESS_OPTIONS["connection_limit"]
+IDLE_SECONDS = common.WAITRESS_OPTIONS["channel_timeout"]
+# waitress answers 413 itself to a body beyond this (its default is 1 GiB,
+# buffered to a temporary file first); Flask's 10 MiB, MAX_BODY, comes before.
+WAITRESS_BODY_MAX = MAX_BODY + 1024 * 1024
 LIMITS = f"""limits:
   request body      10 MiB, larger -> 413; in a multipart form, 500 kB per field
-                    that is not a file
+                    that is not a file; beyond 11 MiB waitress answers its own
+                    plain-text 413 and reads no more of the body
   /delay/<s>        0 to {MAX_DELAY} seconds, more -> 400 (httpbin.org waits 10 s instead)
   /bytes/<n>        0 to {MAX_BYTES} bytes (100 KiB), more -> 400
   /status/<code>    200 to 599
@@ -49,6 +55,7 @@ LIMITS = f"""limits:
                     (httpbin.org answers "json": null instead); an empty body is null;
                     arrays and objects nested more than {web.MAX_JSON_DEPTH} deep -> 400
   simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
+  connections       {CONNECTIONS} open at once, more wait to be accepted; closed after {IDLE_SECONDS} s idle
 """
 DEFAULTS = {
     # Flask refuses larger bodies with a 413 as soon as the view reads them.
@@ -246,7 +253,7 @@ def explain(error: HTTPException) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     args = common.parse_args(parser, argv)
-    common.serve_wsgi(NAME, create_app(), args.host, args.port, threads=THREADS)
+    common.serve_wsgi(NAME, create_app(), args.host, args.port, max_request_body_size=WAITRESS_BODY_MAX)
 
 
 if __name__ == "__main__":

@@ -44,19 +44,16 @@ DESCRIPTION = """Messaging REST API (Flask) with accounts, persistence in SQLite
 DEFAULT_RATE_LIMIT = "20/second"
 CLASS_WORKERS = 4  # the --workers of the class command above
 
-# How waitress serves.
-# threads: requests run at once, in each process. With waitress's default of
-# 4, a burst of 100 clients with open connections stalled it (27 requests/s,
-# p50 1 s, measured with benchmarks/bench_messaging.py); 16 threads served them
-# at ~700/s. More threads do not make one request faster: a process runs one
-# thread's Python at a time. More processes do (--workers): 4 of them read
-# ~2,700 inboxes a second on a laptop with 2 processors.
-# connection_limit: a class of 30, each with a browser (up to 6 connections)
-# and a Python session, stays well within it, and it stays below what
-# select() handles on Windows (512). max_request_body_size: waitress refuses
-# larger bodies itself, before the application (which allows 64 KiB, and
-# answers 413 in JSON between the two) reads a byte.
-WAITRESS_OPTIONS = {"connection_limit": 400, "max_request_body_size": 1024 * 1024, "threads": 16}
+# How waitress serves: common.WAITRESS_OPTIONS (sized for a class), plus a
+# body limit. threads (16 there): with waitress's default of 4, a burst of 100
+# clients with open connections stalled it (27 requests/s, p50 1 s, measured
+# with benchmarks/bench_messaging.py); 16 threads served them at ~700/s. More
+# threads do not make one request faster: a process runs one thread's Python
+# at a time. More processes do (--workers): 4 of them read ~2,700 inboxes a
+# second on a laptop with 2 processors. max_request_body_size: waitress
+# refuses larger bodies itself, before the application (which allows 64 KiB,
+# and answers 413 in JSON between the two) reads a byte.
+WAITRESS_OPTIONS = {"max_request_body_size": 1024 * 1024}
 
 
 def main(argv: list[str] | None = None) -> None:
