@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
 import sys
 from pathlib import Path
 
@@ -61,44 +60,6 @@ def load_app(target: str):
     raise SystemExit(f"--app {target}: {path.name} defines no {attribute or 'app, application or create_app'}")
 
 
-def serve_gunicorn(application, host: str, port: int, workers: int) -> None:
-    """Serve with gunicorn until Ctrl-C: this process becomes gunicorn's master
-    (the "arbiter"), which listens, then forks ``workers`` worker processes that
-    accept the connections and run the application.
-
-    gunicorn is normally started from a terminal (``gunicorn wsgi:app``); here it
-    runs inside this process, so it serves the application already loaded above.
-    """
-    from gunicorn.app.base import BaseApplication
-
-    def when_ready(arbiter) -> None:
-        # Called in the master once it listens, before the workers start: the
-        # operating system queues connections until a worker accepts them.
-        # Port 0 was replaced by a real port when the socket was bound.
-        common.announce(NAME, "http", host, arbiter.LISTENERS[0].sock.getsockname()[1])
-
-    class Gunicorn(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", [common.host_port(host, port)])
-            self.cfg.set("workers", workers)
-            self.cfg.set("when_ready", when_ready)
-            self.cfg.set("loglevel", "warning")  # errors only: the other servers log nothing either
-            self.cfg.set("proc_name", NAME)
-
-        def load(self):
-            return application
-
-    master = os.getpid()
-    try:
-        Gunicorn().run()  # gunicorn handles Ctrl-C (SIGINT) itself: it stops its workers, then exits
-    except KeyboardInterrupt:  # Ctrl-C before gunicorn had set up its own handling
-        pass
-    finally:
-        # The workers are forked from inside run(): they leave through here too.
-        if os.getpid() == master:
-            print(f"{NAME} stopped", flush=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     parser.add_argument("--app", required=True, metavar="FILE[:NAME]",
@@ -108,15 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=common.positive_integer, default=2, metavar="N",
                         help="gunicorn only: how many worker processes (default: 2)")
     args = common.parse_args(parser, argv)
-    if args.server == "gunicorn":
-        if os.name == "nt":
-            parser.error("gunicorn runs on Linux and macOS only (it forks worker processes, "
-                         "which Windows cannot do); use --server waitress")
-        if importlib.util.find_spec("gunicorn") is None:
-            parser.error("gunicorn is not installed: pip install gunicorn")
+    if args.server == "gunicorn" and (problem := common.gunicorn_problem()):
+        parser.error(f"{problem}; use --server waitress")
     application = load_app(args.app)
     if args.server == "gunicorn":
-        serve_gunicorn(application, args.host, args.port, args.workers)
+        common.serve_gunicorn(NAME, application, args.host, args.port, workers=args.workers)
     else:
         common.serve_wsgi(NAME, application, args.host, args.port, dev=args.server == "dev")
 

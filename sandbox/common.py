@@ -508,6 +508,56 @@ def _wsgi_worker(make_app, listener: socket.socket, waitress_options: dict, tell
         pass
 
 
+def gunicorn_problem() -> str | None:
+    """Why gunicorn cannot serve here, or None if it can."""
+    if os.name == "nt":
+        return "gunicorn runs on Linux and macOS only (it forks worker processes, which Windows cannot do)"
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return "gunicorn is not installed: pip install gunicorn"
+    return None
+
+
+def serve_gunicorn(name: str, app, host: str, port: int, **settings) -> None:
+    """Serve a WSGI application with gunicorn until Ctrl-C: this process becomes
+    gunicorn's master (the "arbiter"), which listens, then forks the worker
+    processes that accept the connections and run ``app``. ``settings`` are
+    gunicorn's own (workers, worker_class, threads...).
+
+    gunicorn is normally started from a terminal (``gunicorn wsgi:app``); here it
+    runs inside this process, so it serves the application already loaded.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    def when_ready(arbiter) -> None:
+        # Called in the master once it listens, before the workers start: the
+        # operating system queues connections until a worker accepts them.
+        # Port 0 was replaced by a real port when the socket was bound.
+        announce(name, "http", host, arbiter.LISTENERS[0].sock.getsockname()[1])
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            config = {"bind": [host_port(host, port)], "when_ready": when_ready, "proc_name": name,
+                      "loglevel": "warning",  # errors only: the servers log each request themselves, or nothing
+                      **settings}
+            for key, value in config.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    master = os.getpid()
+    try:
+        Gunicorn().run()  # gunicorn handles Ctrl-C (SIGINT) itself: it stops its workers, then exits
+    except KeyboardInterrupt:  # Ctrl-C before gunicorn had set up its own handling
+        pass
+    finally:
+        # The workers are forked from inside run(): they leave through here too.
+        if os.getpid() == master:
+            print(f"{name} stopped", flush=True)
+
+
 def quiet_waitress() -> None:
     """No waitress warning for each request that waits.
 

@@ -15,7 +15,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 
 from sandbox import chat, launch
-from sandbox.chat.classroom import gunicorn_problem
+from sandbox.common import gunicorn_problem
 from sandbox.chat.room import MAX_AHEAD, Member, Room
 from test_chat import assert_json_error, closed_with, joined, next_event, open_ws, wait_for_own_join
 from test_chat import open_page  # noqa: F401  (a fixture)

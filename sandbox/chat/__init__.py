@@ -63,7 +63,8 @@ import sys
 
 from .. import common
 from .app import DEFAULTS, MAX_FRAME, PING_EVERY, create_app
-from .classroom import gunicorn_problem, serve_gunicorn
+from ..common import gunicorn_problem
+from .classroom import serve_gunicorn
 from .room import GIVE_UP, MAX_AHEAD, MAX_NAME, MAX_QUEUE, MAX_TEXT
 
 NAME = "chat"

@@ -23,30 +23,12 @@ HTTP_THREADS = 32  # threads for HTTP requests (the page, a long poll), besides 
 GRACEFUL_TIMEOUT = 2  # seconds gunicorn lets requests finish when told to stop gracefully (SIGTERM)
 
 
-def gunicorn_problem() -> str | None:
-    """Why gunicorn cannot serve here, or None if it can."""
-    if os.name == "nt":
-        return "gunicorn runs on Linux and macOS only (it forks a worker process, which Windows cannot do)"
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        return "gunicorn is not installed: pip install gunicorn"
-    return None
-
-
 def serve_gunicorn(name: str, app, host: str, port: int, websockets: int) -> None:
-    """Serve ``app`` with gunicorn until Ctrl-C: this process becomes its master (the
-    "arbiter"), which listens, then forks one worker process that accepts the connections
-    and runs ``app`` in threads: one for each of ``websockets`` WebSockets at once, plus
-    HTTP_THREADS. (Each WebSocket also has the two threads of room.py and simple-websocket.)
+    """Serve ``app`` with gunicorn until Ctrl-C (common.serve_gunicorn), in one worker
+    process running ``app`` in threads: one for each of ``websockets`` WebSockets at
+    once, plus HTTP_THREADS. (Each WebSocket also has the two threads of room.py and
+    simple-websocket.)
     """
-    from gunicorn.app.base import BaseApplication
-
-    def when_ready(arbiter) -> None:
-        # Called in the master once it listens, before the worker starts: the operating
-        # system queues connections until the worker accepts them. Port 0 was replaced
-        # by a real port when the socket was bound.
-        common.announce(name, "http", host, arbiter.LISTENERS[0].sock.getsockname()[1])
 
     def worker_exit(arbiter, worker) -> None:
         # Called in the worker as it leaves, whatever the reason (Ctrl-C, the master gone).
@@ -55,30 +37,11 @@ def serve_gunicorn(name: str, app, host: str, port: int, websockets: int) -> Non
         # as werkzeug's daemon threads let it do: the clients see their connections end.
         os._exit(0)
 
-    class Gunicorn(BaseApplication):
-        def load_config(self):
-            settings = {
-                "bind": [common.host_port(host, port)],
-                "workers": 1,  # see above: one room, in one process
-                "worker_class": "gthread",
-                "threads": websockets + HTTP_THREADS,  # a WebSocket holds its thread while it is open
-                "graceful_timeout": GRACEFUL_TIMEOUT,
-                "when_ready": when_ready,
-                "worker_exit": worker_exit,
-                "loglevel": "warning",  # errors only: the application logs each request itself
-                "proc_name": name,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            return app
-
-    master = os.getpid()
-    try:
-        Gunicorn().run()  # gunicorn handles Ctrl-C (SIGINT) itself: it stops its worker, then exits
-    except KeyboardInterrupt:  # Ctrl-C before gunicorn had set up its own handling
-        pass
-    finally:
-        if os.getpid() == master:  # the worker is forked inside run(): it leaves through here too
-            print(f"{name} stopped", flush=True)
+    common.serve_gunicorn(
+        name, app, host, port,
+        workers=1,  # see above: one room, in one process
+        worker_class="gthread",
+        threads=websockets + HTTP_THREADS,  # a WebSocket holds its thread while it is open
+        graceful_timeout=GRACEFUL_TIMEOUT,
+        worker_exit=worker_exit,
+    )
