@@ -519,11 +519,12 @@ def gunicorn_problem() -> str | None:
     return None
 
 
-def serve_gunicorn(name: str, app, host: str, port: int, **settings) -> None:
+def serve_gunicorn(name: str, app, host: str, port: int, scheme: str = "http", **settings) -> None:
     """Serve a WSGI application with gunicorn until Ctrl-C: this process becomes
     gunicorn's master (the "arbiter"), which listens, then forks the worker
     processes that accept the connections and run ``app``. ``settings`` are
-    gunicorn's own (workers, worker_class, threads...).
+    gunicorn's own (workers, worker_class, threads, certfile and keyfile for
+    HTTPS, with ``scheme="https"``...).
 
     gunicorn is normally started from a terminal (``gunicorn wsgi:app``); here it
     runs inside this process, so it serves the application already loaded.
@@ -534,7 +535,7 @@ def serve_gunicorn(name: str, app, host: str, port: int, **settings) -> None:
         # Called in the master once it listens, before the workers start: the
         # operating system queues connections until a worker accepts them.
         # Port 0 was replaced by a real port when the socket was bound.
-        announce(name, "http", host, arbiter.LISTENERS[0].sock.getsockname()[1])
+        announce(name, scheme, host, arbiter.LISTENERS[0].sock.getsockname()[1])
 
     class Gunicorn(BaseApplication):
         def load_config(self):

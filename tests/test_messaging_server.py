@@ -11,11 +11,13 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,6 +26,7 @@ from sandbox import launch
 from sandbox.launcher import SandboxError
 
 API = "/api/v1"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bearer(token: str) -> dict:
@@ -303,3 +306,44 @@ def test_acknowledged_messages_survive_kill_9(tmp_path, workers):
             f"{restarted.url}{API}/users/{recipient['id']}/messages?limit=100", recipient_token)}
     missing = {i: text for i, text in acknowledged.items() if stored.get(i) != text}
     assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {list(missing.items())[:3]}"
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command makes the test's certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.mark.skipif(os.name == "nt", reason="HTTPS is served by gunicorn (Linux and macOS)")
+def test_given_a_certificate_the_api_speaks_https_only(tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    with launch("messaging", replace=False, db=tmp_path / "tls.sqlite3", workers=2, certfile=cert, keyfile=key) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        created = requests.post(f"{server.url}{API}/users", json={"name": "Ada"}, verify=cert, timeout=10)
+        assert created.status_code == 201
+        token = created.json()["token"]
+        me = requests.get(f"{server.url}{API}/me", headers=bearer(token), verify=cert, timeout=10)
+        assert me.json()["name"] == "Ada"
+        with pytest.raises(requests.exceptions.SSLError):  # a certificate no authority signed: refused by default
+            requests.get(f"{server.url}{API}/users", timeout=10)
+        with pytest.raises(requests.exceptions.ConnectionError):  # no plain HTTP on that port
+            requests.get(f"http://127.0.0.1:{server.port}{API}/users", timeout=10)
+
+
+def test_https_options_are_checked_before_the_server_starts(tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    cases = [(["--certfile", str(cert)], "both --certfile and --keyfile"),
+             (["--certfile", str(cert), "--keyfile", str(tmp_path / "missing.pem")], "no such file"),
+             (["--certfile", str(tmp_path / "junk.pem"), "--keyfile", str(key)], "not a certificate and its key"),
+             (["--certfile", str(cert), "--keyfile", str(key), "--dev"], "leave out --dev")]
+    for arguments, message in cases:
+        result = subprocess.run([sys.executable, "-m", "sandbox", "messaging", *arguments], capture_output=True,
+                                text=True, timeout=60, cwd=ROOT)
+        assert result.returncode == 2 and message in result.stderr, (arguments, result.stderr)

@@ -2,6 +2,7 @@
 
     python -m sandbox messaging [--host H] [--port P] [--db FILE] [--users CSV [--tokens-out CSV]]
                                 [--no-registration] [--rate-limit RATE] [--workers N] [--dev] [--quiet]
+                                [--certfile PEM --keyfile PEM]
 
 Users register (or get a token from their instructor), set a status, send
 each other messages and read their own inbox, with ``requests`` or from the web
@@ -15,6 +16,14 @@ For a class, on the instructor's machine::
 serves every student's machine with waitress (a production server that also
 runs on Windows) in 4 processes, with the accounts of class.csv; their tokens
 are in class-tokens.csv (see roster.py).
+
+On a network, what it exposes: the web page and the API to anyone who reaches
+the port; with --no-registration, nothing but the page without a token. Over
+plain HTTP the tokens travel in clear: anyone on the same Wi-Fi who records its
+traffic can read them, and act as their owner. Given a certificate
+(--certfile, --keyfile), the server speaks HTTPS instead (served by gunicorn:
+Linux and macOS). A class whose network is shared with strangers wants that;
+on Windows, put a reverse proxy that does TLS in front.
 
 The package: app.py (the Flask application: routes, the wording of its errors,
 authentication; the JSON error shape and the request log are sandbox/web.py's),
@@ -40,7 +49,8 @@ from .validation import LIMITS
 
 NAME = "messaging"
 DESCRIPTION = """Messaging REST API (Flask) with accounts, persistence in SQLite, interactive docs at
-/api/v1/docs and a web client at /. Served by waitress unless --dev."""
+/api/v1/docs and a web client at /. Served by waitress (by gunicorn over HTTPS with --certfile;
+by Flask's development server with --dev)."""
 DEFAULT_RATE_LIMIT = "20/second"
 CLASS_WORKERS = 4  # the --workers of the class command above
 
@@ -93,11 +103,19 @@ def main(argv: list[str] | None = None) -> None:
         "--dev", action="store_true",
         help="serve with Flask's development server instead of waitress (to compare them; not for a class)",
     )
+    parser.add_argument(
+        "--certfile", type=Path, metavar="PEM",
+        help="serve HTTPS with this certificate (and --keyfile), so that tokens and messages travel "
+        "encrypted on the network; served by gunicorn (Linux and macOS)",
+    )
+    parser.add_argument("--keyfile", type=Path, metavar="PEM", help="the private key of --certfile")
     parser.add_argument("--quiet", action="store_true", help="do not print a line for each request")
     args = common.parse_args(parser, argv)
 
     if args.dev and args.workers > 1:
         parser.error("--workers needs waitress: leave out --dev")
+    if args.certfile or args.keyfile:
+        check_https(parser, args)
     rate_limit = None if args.rate_limit == "off" else args.rate_limit
     if rate_limit:
         try:
@@ -122,13 +140,39 @@ def main(argv: list[str] | None = None) -> None:
                 add_class(args.users, args.tokens_out, database, temporary=args.db is None)
         except (ValueError, OSError) as e:  # a bad --users file, a --db that is no SQLite file...
             parser.exit(2, f"{parser.prog}: error: {e}\n")
-        if args.dev:
+        if args.certfile:
+            # waitress does no TLS: gunicorn does, in worker processes of its own, each
+            # with threads as waitress's (on Windows, a reverse proxy in front does it).
+            common.serve_gunicorn(NAME, app, args.host, args.port, scheme="https", workers=args.workers,
+                                  worker_class="gthread", threads=common.WAITRESS_OPTIONS["threads"],
+                                  certfile=str(args.certfile), keyfile=str(args.keyfile))
+        elif args.dev:
             # Flask's server logs each request itself; ours (LOG_REQUESTS) is enough.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             common.serve_wsgi(NAME, app, args.host, args.port, dev=True)
         else:
             make_app = functools.partial(create_app, config)  # for the other processes, if --workers > 1
             common.serve_wsgi_workers(NAME, app, make_app, args.host, args.port, args.workers, **WAITRESS_OPTIONS)
+
+
+def check_https(parser, args) -> None:
+    """--certfile and --keyfile: both, readable, and a server that can use them."""
+    if not (args.certfile and args.keyfile):
+        parser.error("HTTPS needs both --certfile and --keyfile")
+    if args.dev:
+        parser.error("--certfile needs gunicorn: leave out --dev")
+    if problem := common.gunicorn_problem():
+        parser.error(f"--certfile: {problem}; there, put a reverse proxy that does TLS in front "
+                     "(chapter 10's nginx)")
+    for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if not path.is_file():
+            parser.error(f"{option} {path}: no such file")
+    import ssl
+
+    try:  # what gunicorn will do in each worker: fail here, with a clear message, rather than there
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.certfile, args.keyfile)
+    except (ssl.SSLError, OSError) as e:
+        parser.error(f"--certfile {args.certfile} --keyfile {args.keyfile}: not a certificate and its key ({e})")
 
 
 def add_class(users_file: Path, tokens_file: Path | None, database: Path, temporary: bool) -> None:
