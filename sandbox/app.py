@@ -29,6 +29,7 @@ servers:
             forked worker processes, each serving one request at a time
   dev       Flask's development server: reloads nothing here, for comparison only
 """
+EXPOSED = 'your application, to anyone who reaches the port: it is as safe as you wrote it.'
 
 
 def load_app(target: str):
@@ -61,7 +62,7 @@ def load_app(target: str):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     parser.add_argument("--app", required=True, metavar="FILE[:NAME]",
                         help="the Python file and the name of its application or factory (default: app)")
     parser.add_argument("--server", choices=["waitress", "gunicorn", "dev"], default="waitress",

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import textwrap
 import threading
 import time
 import _thread
@@ -22,8 +23,13 @@ import _thread
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
-def make_parser(name: str, description: str, limits: str = "") -> argparse.ArgumentParser:
-    """An argument parser with the options every server understands."""
+def make_parser(name: str, description: str, limits: str = "", exposed: str = "") -> argparse.ArgumentParser:
+    """An argument parser with the options every server understands. ``limits``
+    and ``exposed`` (what the server shows to whoever reaches it, once --host
+    makes it reachable from the network) end its --help."""
+    if exposed:
+        lines = textwrap.wrap(exposed, width=76, initial_indent="  ", subsequent_indent="  ")
+        limits = f"{limits}\non a network (--host 0.0.0.0):\n" + "\n".join(lines) + "\n"
     parser = argparse.ArgumentParser(
         prog=f"python -m sandbox {name}",
         description=description,

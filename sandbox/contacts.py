@@ -43,6 +43,8 @@ LIMITS = f"""limits:
   connections        --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more gets an error
                      line and is closed. Unfinished request lines hold at most that many x {MAX_LINE // 2**20} MiB
 """
+EXPOSED = ('anyone who reaches the port can list, add and delete contacts: there are no accounts and '
+           "one book for all. Put no real person's details in it.")
 
 # command -> (the arguments it accepts, one line of help). "name" is always required.
 COMMANDS = {
@@ -388,7 +390,7 @@ class ContactsServer(common.SandboxServer, socketserver.ThreadingTCPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     parser.add_argument(
         "--data", type=Path, metavar="FILE",
         help="keep the contacts in this file (JSON), loaded at start; each change is written to it "

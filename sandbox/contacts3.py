@@ -47,6 +47,8 @@ LIMITS = f"""limits:
   GraphQL: sharingATag cannot be nested (each level multiplies the work)
   simultaneous: {THREADS} HTTP requests and {THREADS} gRPC calls at once; more wait their turn
 """
+EXPOSED = ('anyone who reaches the ports can list, add and delete contacts, over REST, GraphQL and '
+           "gRPC: no accounts, one book for all. Put no real person's details in it.")
 
 QUIET = logging.getLogger("sandbox.contacts3.graphql")  # ariadne logs each error with its traceback:
 QUIET.addHandler(logging.NullHandler())  # log_error() below logs one line instead
@@ -227,7 +229,7 @@ def start_grpc(pb2, pb2_grpc, host: str, port: int):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     parser.add_argument("--grpc-port", type=common.port_number, default=0, metavar="G",
                         help="port for gRPC (default: 0, a free one; GET / tells which)")
     args = common.parse_args(parser, argv)

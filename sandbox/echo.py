@@ -22,6 +22,8 @@ LIMITS = f"""limits:
   connections        --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more is
                      told "server busy" and closed
 """
+EXPOSED = ('anyone who reaches the port can connect. It keeps nothing and sends each client only what '
+           'that client sent.')
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -64,7 +66,7 @@ class EchoServer(common.SandboxServer, socketserver.ThreadingTCPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     common.add_idle_timeout(parser, default=300)
     common.add_max_connections(parser)
     args = common.parse_args(parser, argv)

@@ -57,6 +57,8 @@ LIMITS = f"""limits:
   simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
   connections       {CONNECTIONS} open at once, more wait to be accepted; closed after {IDLE_SECONDS} s idle
 """
+EXPOSED = ('anyone who reaches the port can use it. It sends each request back to its own sender '
+           '(headers included, Authorization too) and keeps nothing.')
 DEFAULTS = {
     # Flask refuses larger bodies with a 413 as soon as the view reads them.
     "MAX_CONTENT_LENGTH": MAX_BODY,
@@ -251,7 +253,7 @@ def explain(error: HTTPException) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     args = common.parse_args(parser, argv)
     common.serve_wsgi(NAME, create_app(), args.host, args.port, max_request_body_size=WAITRESS_BODY_MAX)
 

@@ -100,6 +100,9 @@ def wait_until_ready(server: subprocess.Popen, reader: threading.Thread, ready: 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
     args = common.parse_args(parser, argv)
+    if not common.is_loopback(args.host):
+        parser.error(f"--host {args.host}: this throwaway server has no password (anyone who reaches it could "
+                     "do anything to it), so it listens on this machine only")
     programs = find_programs()
     if programs is None:
         raise SystemExit("PostgreSQL's server programs (initdb, postgres) were not found. Install PostgreSQL: "

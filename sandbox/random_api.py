@@ -44,6 +44,7 @@ LIMITS = f"""limits:
   connections       --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more is
                     answered 503 Service Unavailable, with Retry-After, and closed
 """
+EXPOSED = 'anyone who reaches the port can ask for numbers; nothing is kept.'
 
 
 def endpoint(summary: str, parameters: list | None = None) -> dict:
@@ -290,7 +291,7 @@ class RandomServer(common.SandboxServer, ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     common.add_idle_timeout(parser, default=60)
     common.add_max_connections(parser)
     args = common.parse_args(parser, argv)

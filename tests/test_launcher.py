@@ -191,6 +191,11 @@ def test_command_line_list_and_help():
         help_text = subprocess.run([PYTHON, "-m", "sandbox", name, "--help"], capture_output=True, text=True, check=True).stdout
         assert f"python -m sandbox {name}" in help_text
         assert "limits" in help_text.lower()
+        if name != "postgres":  # which refuses a network: see below
+            exposed = help_text.split("on a network (--host 0.0.0.0):\n", 1)
+            assert len(exposed) == 2 and ("anyone" in exposed[1] or "your application" in exposed[1]), name
+    refused = subprocess.run([PYTHON, "-m", "sandbox", "postgres", "--host", "0.0.0.0"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "listens on this machine only" in refused.stderr
     unknown = subprocess.run([PYTHON, "-m", "sandbox", "nope"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown server 'nope'" in unknown.stderr
 

@@ -88,6 +88,9 @@ LIMITS = f"""limits:
   poll timeout      0 to --max-poll seconds (default 30); /api/poll waits 10 s unless told
   idle clients      pinged every {PING_EVERY} s; one that does not answer is disconnected
 """
+EXPOSED = ('the page, to anyone who reaches the port. Without --token, anyone can read the room and '
+           'post under any name; with it, reading and posting need the class token. Everything travels '
+           'in clear (HTTP, ws://), the token too.')
 
 
 def class_token(text: str) -> str:
@@ -98,7 +101,7 @@ def class_token(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     parser.add_argument("--history", type=common.positive_integer, default=DEFAULTS["HISTORY"], metavar="N",
                         help="messages kept (default: %(default)s)")
     parser.add_argument("--max-clients", type=common.positive_integer, default=DEFAULTS["MAX_CLIENTS"], metavar="N",

@@ -65,9 +65,13 @@ CLASS_WORKERS = 4  # the --workers of the class command above
 # and answers 413 in JSON between the two) reads a byte.
 WAITRESS_OPTIONS = {"max_request_body_size": 1024 * 1024}
 
+EXPOSED = ('the page and the API, to anyone who reaches the port; with --no-registration, nothing but '
+           'the page without a token. Over HTTP the tokens travel in clear: give --certfile and '
+           '--keyfile for HTTPS.')
+
 
 def main(argv: list[str] | None = None) -> None:
-    parser = common.make_parser(NAME, DESCRIPTION, LIMITS)
+    parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     parser.add_argument(
         "--db", type=Path, metavar="FILE",
         help="SQLite file with the users and messages; created if missing, kept after the server stops "
