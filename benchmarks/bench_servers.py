@@ -28,7 +28,7 @@ from sandbox import common, launch  # noqa: E402
 from sandbox.servers import SERVERS  # noqa: E402
 
 
-NEED_OPTIONS = {"app"}  # servers that cannot start without options of their own
+NEED_OPTIONS = {"app", "tap"}  # servers that cannot start without options of their own
 
 
 def median_seconds(action, repeat: int) -> float:

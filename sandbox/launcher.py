@@ -136,11 +136,20 @@ def launch(
     arguments become command-line options: ``launch("contacts", data="book.json")``
     runs ``python -m sandbox contacts --data book.json``; ``True`` adds a bare flag.
     ``replace=False`` keeps an earlier server of the same name running.
+    Another server's handle as a value stands for its URL:
+    ``launch("tap", target=srv)`` (a tap also gets a temporary record file,
+    and returns a handle that reads it: see ``sandbox/wire.py``).
     """
     if name not in SERVERS:
         raise ValueError(f"unknown sandbox server {name!r}; choose one of: {', '.join(SERVERS)}")
     if replace and name in _running:
         _running[name].stop()
+    options = {key: value.url if isinstance(value, Server) else value for key, value in options.items()}
+    temporary_record = name == "tap" and options.get("record") is None
+    if temporary_record:
+        from .wire import new_record_file
+
+        options["record"] = new_record_file()
 
     command = [sys.executable, "-u", "-m", "sandbox", name, "--host", host, "--port", str(port), "--watch-parent"]
     for key, value in options.items():
@@ -164,7 +173,12 @@ def launch(
         errors="replace",
     )
     output: list[str] = []
-    server = Server(name, process, output)
+    if name == "tap":
+        from .wire import Tap
+
+        server = Tap(name, process, output, options["record"], temporary_record, str(options.get("target", "")))
+    else:
+        server = Server(name, process, output)
     announced = threading.Event()
     output_ended = threading.Event()
 

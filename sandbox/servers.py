@@ -14,4 +14,5 @@ SERVERS = {
     "chat": ("sandbox.chat", "WebSocket echo and chat room with broadcast (Flask + flask-sock)"),
     "postgres": ("sandbox.postgres", "a throwaway PostgreSQL server in a temporary folder (needs PostgreSQL)"),
     "contacts3": ("sandbox.contacts3", "the same contacts as REST and GraphQL (Flask) and gRPC"),
+    "tap": ("sandbox.tap", "TCP proxy in front of another server: records every chunk, FIN and reset"),
 }

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from sandbox import launch
+from socket_helpers import echoed_at_once, recv_all
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def roundtrip(address, payload: bytes) -> bytes:
     otherwise fill both directions' buffers and block), then read to the end."""
     received = bytearray()
     with socket.create_connection(address, timeout=10) as conn:
-        reader = threading.Thread(target=lambda: received.extend(b"".join(iter(lambda: conn.recv(65536), b""))))
+        reader = threading.Thread(target=lambda: received.extend(recv_all(conn)))
         reader.start()
         conn.sendall(payload)
         conn.shutdown(socket.SHUT_WR)  # "I am done sending": the server sees b""
@@ -53,18 +53,7 @@ def test_several_sends_on_one_connection(echo):
 
 
 def test_fifty_simultaneous_clients(echo):
-    barrier = threading.Barrier(50)
-
-    def client(i: int) -> bool:
-        payload = f"client {i} ".encode() * 1000
-        with socket.create_connection(echo.address, timeout=10) as conn:
-            barrier.wait(10)  # all 50 connected at the same time
-            conn.sendall(payload)
-            conn.shutdown(socket.SHUT_WR)
-            return b"".join(iter(lambda: conn.recv(65536), b"")) == payload
-
-    with ThreadPoolExecutor(50) as pool:
-        assert all(pool.map(client, range(50)))
+    assert echoed_at_once(echo.address, clients=50, repeat=1000)
 
 
 def test_silent_client_is_closed_and_blocks_nobody(echo):
