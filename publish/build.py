@@ -493,8 +493,9 @@ def reference_pages(root: Path) -> dict[str, str]:
         if result.returncode != 0:
             raise BuildError(f"python -m sandbox {name} --help failed:\n{result.stderr}")
         files = module_files(root, module)
-        parts = [f"# `{name}`: {description}", "", f"Module `{module}`. Start it with `launch(\"{name}\")` "
-                 f"or `python -m sandbox {name}`.", "", "## What it does", "",
+        parts = [f"# `{name}`: {description}", "", f"Module `{module}`. Start it with `launch(\"{name}\", ...)` "
+                 f"or `python -m sandbox {name} ...`: its options (below) become keyword arguments, "
+                 "`--idle-timeout 5` is `idle_timeout=5`.", "", "## What it does", "",
                  fenced(docstring(files[0]) or description, "text"), "## Command line", "",
                  fenced(f"$ python -m sandbox {name} --help\n{result.stdout}", "text"), "## Source", ""]
         for path in files:
