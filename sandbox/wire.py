@@ -109,6 +109,18 @@ class Exchanges(list):
                 conn.chunks = dict(event.total_chunks)
         return found
 
+    def data(self, direction: str = "") -> "Exchanges":
+        """The data events (chunks), all of them or those going ``direction`` ("c>s", "s>c")."""
+        return Exchanges(e for e in self if e.kind == "data" and (not direction or e.direction == direction))
+
+    def joined(self) -> dict[int, dict[str, bytes]]:
+        """For each connection, the previews of its chunks joined, per direction: what went each
+        way, whole when each chunk was recorded whole (a ``preview`` as long as its chunk)."""
+        found: dict[int, dict[str, bytes]] = {}
+        for event in self.data():
+            found.setdefault(event.conn, dict.fromkeys(DIRECTIONS, b""))[event.direction] += event.preview
+        return found
+
     def only(self, conn) -> "Exchanges":
         """The events of connection ``conn`` (-1: the last one) or of a list of them."""
         numbers = sorted({event.conn for event in self})

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sandbox.wire import Diagram, Event, parse, preview_parts, read, show
+from sandbox.wire import Diagram, Event, Exchanges, parse, preview_parts, read, show
 
 
 def record_line(conn, t_ms, kind, **fields) -> str:
@@ -61,6 +61,15 @@ def test_totals_are_exact_from_the_close_even_for_chunks_not_recorded():
 def test_an_open_connection_counts_what_is_recorded_so_far():
     conn = exchange(("c>s", b"abc"), ("s>c", b"de"), closed=False).connections[1]
     assert not conn.closed and conn.bytes == {"c>s": 3, "s>c": 2} and conn.client == "127.0.0.1:50000"
+
+
+def test_the_chunks_of_each_direction_and_what_went_each_way_per_connection():
+    events = Exchanges(exchange(("c>s", b"GET "), ("c>s", b"/ \r\n"), ("s>c", b"200"), conn=1)
+                   + exchange(("c>s", b"x" * 100), conn=2, preview=8))
+    assert [e.preview for e in events.data("c>s")] == [b"GET ", b"/ \r\n", b"x" * 8]
+    assert [e.preview for e in events.data()] == [b"GET ", b"/ \r\n", b"200", b"x" * 8]
+    assert events.only(2).data("s>c") == []
+    assert events.joined() == {1: {"c>s": b"GET / \r\n", "s>c": b"200"}, 2: {"c>s": b"x" * 8, "s>c": b""}}
 
 
 def test_text_is_shown_as_text_with_visible_line_ends():
