@@ -162,19 +162,27 @@ MEASURE_JS = """() => {
   return {top: box.top, bottom: box.top + slide.scrollHeight * scale, height: window.innerHeight, wide};
 }"""
 
-# show() and MEASURE_JS in one call to the browser (a walk through every slide of every
-# notebook makes thousands): go to slide (h, v) by the URL, wait for it to be shown
-# (3 s at most), let the layout settle, and measure it; null if it is not shown.
-SHOW_AND_MEASURE_JS = """async ([h, v]) => {
+# The walk through every slide in one call to the browser (a call costs more than a
+# slide): for each (h, v), go to the slide by the URL and wait for it to be shown (3 s
+# at most; a late selection of a cell may move the slideshow back: ask again, 5 times),
+# then for two frames to be drawn, so that the code editors have laid out (RISE's
+# transition is "none": nothing moves after), and measure it; null if it is not shown.
+WALK_JS = """async (slides) => {
   const present = %s;
-  window.location.hash = `#/${h}/${v}`;
-  const deadline = performance.now() + 3000;
-  while (!present([h, v])) {
-    if (performance.now() > deadline) return null;
-    await new Promise(requestAnimationFrame);
+  const measure = %s;
+  const frame = () => new Promise(requestAnimationFrame);
+  const boxes = [];
+  for (const [h, v] of slides) {
+    for (let attempt = 0; attempt < 5 && !present([h, v]); attempt++) {
+      window.location.hash = `#/${h}/${v}`;
+      const deadline = performance.now() + 3000;
+      while (!present([h, v]) && performance.now() < deadline) await frame();
+    }
+    await frame();
+    await frame();
+    boxes.push(present([h, v]) ? measure() : null);
   }
-  await new Promise(resolve => setTimeout(resolve, 50));
-  return present([h, v]) ? (%s)() : null;
+  return boxes;
 }""" % (PRESENT_JS, MEASURE_JS)
 
 
@@ -263,19 +271,17 @@ def presents_with_rise(jupyter, page, notebook: Path) -> None:
 
 
 def overflowing_slides(page, plan, title_screenshot: Path | None = None) -> list[str]:
-    """Visit every slide; what does not fit the window (a screenshot of the title slide on the way)."""
+    """Visit every slide; what does not fit the window (and a screenshot of the title slide)."""
+    if title_screenshot:
+        show(page, 0, 0)
+        page.screenshot(path=title_screenshot)
     overflows = []
-    for slide in plan:
+    boxes = page.evaluate(WALK_JS, [[slide["h"], slide["v"]] for slide in plan])
+    for slide, box in zip(plan, boxes):
         h, v = slide["h"], slide["v"]
-        for _attempt in range(5):  # a late selection of a cell may move the slideshow back: ask again
-            box = page.evaluate(SHOW_AND_MEASURE_JS, [h, v])
-            if box is not None:
-                break
-        else:  # the slow way, which fails saying where the slideshow is
+        if box is None:  # the slow way, which fails saying where the slideshow is
             show(page, h, v)
             box = page.evaluate(MEASURE_JS)
-        if (h, v) == (0, 0) and title_screenshot:
-            page.screenshot(path=title_screenshot)
         where = f"slide {h + 1}.{v + 1} ({(slide['headings'] or ['no heading'])[0]})"
         if box["top"] < -1 or box["bottom"] > box["height"] + 1:
             overflows.append(f"{where}: content {box['bottom'] - box['top']:.0f} px high, "
