@@ -618,7 +618,9 @@ def watch_parent() -> None:
             signal.pthread_kill(main_thread, signal.SIGINT)  # also wakes a blocked select()
         else:  # Windows: raised when the main thread next runs Python code
             _thread.interrupt_main()
-        time.sleep(2)
+        # Enough for a clean stop on a busy machine (gunicorn first stops its workers), and
+        # less than the 5 s after which launch()'s stop() kills the process.
+        time.sleep(4)
         os._exit(0)  # the main thread did not stop in time: leave anyway
 
     # A process started from a program that ignores Ctrl-C inherits that;
