@@ -406,19 +406,41 @@ def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, ke
 
 
 def slides_index(decks, out: Path) -> str:
-    items = "\n".join(
-        f'<li><a href="{html.escape(deck.relative_to(out).as_posix())}">{html.escape(title)}</a>'
-        f' <small>({html.escape(rel.as_posix())})</small></li>'
-        for rel, deck, title in decks)
+    """The decks' index page: the chapters in their order, then each exercise with its solution."""
+    found = {rel.as_posix(): (deck, title) for rel, deck, title in decks}
+
+    def link(rel: str, text: str | None = None) -> str:
+        deck, title = found[rel]
+        return f'<a href="{html.escape(deck.relative_to(out).as_posix())}">{html.escape(text or title)}</a>'
+
+    chapters = [f"<li>{link(rel)}</li>" for rel in sorted(found) if rel.startswith("notebooks/")]
+    practice = []
+    for rel in sorted(r for r in found if r.startswith("exercises/")):
+        solution = "solutions/" + rel.split("/", 1)[1]
+        extra = f' <span class="solution">· {link(solution, "solution")}</span>' if solution in found else ""
+        practice.append(f"<li>{link(rel)}{extra}</li>")
+    practice += [f'<li>{link(rel)} <span class="solution">(solution)</span></li>' for rel in sorted(found)
+                 if rel.startswith("solutions/") and "exercises/" + rel.split("/", 1)[1] not in found]
+    sections = [(heading, items) for heading, items in (("Chapters", chapters), ("Exercises", practice)) if items]
+    body = "\n".join(f"<h2>{heading}</h2>\n<ol>\n" + "\n".join(items) + "\n</ol>" for heading, items in sections)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Course slides</title>
-<style>body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; line-height: 1.5 }}</style>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 46em; margin: 2em auto; padding: 0 1em; line-height: 1.6; color: #222 }}
+h1 {{ font-size: 1.7em; margin-bottom: .2em }}
+h2 {{ font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd }}
+ol {{ list-style: none; padding: 0 }}
+li {{ padding: .25em 0 }}
+a {{ color: #1f5fbf; text-decoration: none }}
+a:hover {{ text-decoration: underline }}
+.solution, .solution a {{ color: #555; font-size: .95em }}
+kbd {{ border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; font-size: .9em }}
+</style>
 </head><body>
 <h1>Client/server networking in Python: slides</h1>
 <p>Open a deck; arrow keys move between slides, <kbd>S</kbd> opens the speaker notes, <kbd>Esc</kbd> the overview.</p>
-<ul>
-{items}
-</ul>
+{body}
 </body></html>
 """
 

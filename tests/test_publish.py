@@ -7,6 +7,7 @@ test_slides.py and test_site.py.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -159,3 +160,21 @@ def test_a_notebook_runs_again_only_when_its_code_or_the_course_code_changes(tmp
     server.write_text("PORT = 2\n", encoding="utf-8")
     assert to_run() == [notebook], "the sandbox changed"
     assert len(list((course / "build" / "jupyter-cache").iterdir())) == 1, "the stale cache is removed"
+
+
+def test_the_deck_index_lists_chapters_first_then_each_exercise_with_its_solution(tmp_path):
+    rels = ["exercises/02-tcp-client.md", "notebooks/01-network-basics.md", "solutions/02-tcp-client.md",
+            "notebooks/00-introduction.md", "solutions/99-lonely.md"]
+    titles = {"exercises/02-tcp-client.md": "Exercises 02 · A TCP client",
+              "solutions/02-tcp-client.md": "Exercises 02 · A TCP client"}  # one title for both, as in the course
+    decks = [(Path(rel), tmp_path / Path(rel).with_suffix(".slides.html"), titles.get(rel, Path(rel).stem))
+             for rel in rels]
+    index = build.slides_index(decks, tmp_path)
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', index)
+    assert links == [("notebooks/00-introduction.slides.html", "00-introduction"),
+                     ("notebooks/01-network-basics.slides.html", "01-network-basics"),
+                     ("exercises/02-tcp-client.slides.html", "Exercises 02 · A TCP client"),
+                     ("solutions/02-tcp-client.slides.html", "solution"),
+                     ("solutions/99-lonely.slides.html", "99-lonely")]
+    assert index.index("<h2>Chapters</h2>") < index.index("<h2>Exercises</h2>")
+    assert index.count("Exercises 02 · A TCP client") == 1 and "(solution)" in index  # the lonely one says so

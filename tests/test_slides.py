@@ -95,6 +95,15 @@ WALK_JS = """() => {
 }"""
 
 
+# Whether the slide number and a navigation arrow (bottom right, both) cover each other.
+NUMBER_UNDER_ARROWS_JS = """() => {
+  const number = document.querySelector('.reveal .slide-number')?.getBoundingClientRect();
+  return !!number && number.width > 0 && [...document.querySelectorAll('.reveal .controls button')]
+    .map(button => button.getBoundingClientRect()).filter(b => b.width > 0)
+    .some(b => number.left < b.right && b.left < number.right && number.top < b.bottom && b.top < number.bottom);
+}"""
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
 def test_deck_shows_every_slide_offline(decks, browser, notebook):
@@ -125,6 +134,8 @@ def test_deck_shows_every_slide_offline(decks, browser, notebook):
             if [normalized_text(h) for h in shown["headings"]] != [normalized_text(h) for h in expected["headings"]]:
                 problems.append(f"{where}: headings {shown['headings']}, expected {expected['headings']}")
         assert problems == [], f"{deck.name}:\n" + "\n".join(problems)
+        overlap = page.evaluate(NUMBER_UNDER_ARROWS_JS)
+        assert not overlap, "the slide number is under the navigation arrows"
         assert recorder.outside == [], "requests that left this machine"
         assert errors == [], "JavaScript errors"
     finally:
