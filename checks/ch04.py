@@ -13,7 +13,7 @@ import re
 
 import requests
 
-from .core import call, call_raising, checker, expect, expect_equal, short
+from .core import call, call_raising, checker, expect, expect_equal, run_with_limit, short
 from .helpers import free_port, full_backlog, sandbox_server
 from .servers import silent_server
 
@@ -37,10 +37,12 @@ def check_http_get(http_get, httpbin=None):
 
     Tried on httpbin: /get with a query string, /status/404 (no body), 100 kB of
     binary data (several recv calls) holding b"\\r\\n\\r\\n" itself, and an HTML page;
-    the Date header, whose value holds ":", must be whole.
+    the Date header, whose value holds ":", must be whole. httpbin must have received
+    "Host: host:port" and "Connection: close" (waitress answers without either, and an
+    HTTP/1.0 request closes unasked); on a server that never answers, ``timeout`` ends the wait.
     """
-    hang_hint = ('send "Connection: close" in the request: the server then closes the connection after '
-                 'its answer, and you can read until recv() returns b""')
+    hang_hint = ('send "Connection: close" in the request, each line ending with "\\r\\n" and the head with an empty line: '
+                 'the server then closes the connection after its answer, and you can read until recv() returns b""')
     with sandbox_server("httpbin", httpbin) as hb:
         cases = [
             ("/get?course=networking", 200, "application/json"),
@@ -84,14 +86,29 @@ def check_http_get(http_get, httpbin=None):
                    'read until recv() returns b"" (one recv() gets only what has arrived so far); '
                    'the body is everything after the first b"\\r\\n\\r\\n"')
             if path.startswith("/get"):
-                expect_equal(json.loads(body)["args"], {"course": "networking"}, "the args httpbin saw",
+                seen = json.loads(body)
+                expect_equal(seen["args"], {"course": "networking"}, "the args httpbin saw",
                              "send the path as given, query string included: GET <path> HTTP/1.1")
+                sent = {name.lower(): value for name, value in seen.get("headers", {}).items()}
+                expect_equal(sent.get("host"), f"{hb.host}:{hb.port}", "the Host header httpbin received",
+                             'send "Host: <host>:<port>" after the request line: HTTP/1.1 requires it '
+                             "(a server may host several sites at one address)")
+                expect_equal(sent.get("connection", "").lower(), "close", "the Connection header httpbin received",
+                             'send "Connection: close": the server then closes the connection once it has answered')
             elif path.startswith("/bytes"):
                 expect_equal(body, whole, "the 102,400 bytes httpbin sent",
                              'read until recv() returns b"": one recv() gets only what has arrived so far')
             elif path.startswith("/status"):
                 expect_equal(body, b"", "an empty body for 404", 'the body is what follows the first b"\\r\\n\\r\\n": here, nothing')
-    return "/get, /status/404, 100 kB of binary data and an HTML page: status, headers and body right"
+    timeout_hint = ("connect with socket.create_connection((host, port), timeout=timeout): then recv() raises "
+                    "TimeoutError when nothing comes for that long, instead of waiting forever")
+    with silent_server() as (host, port):
+        # Whatever it then does (TimeoutError, or a result of its own), it must stop waiting.
+        finished, _, _ = run_with_limit(http_get, (host, port, "/"), {"timeout": 0.5}, limit=3)
+        expect(finished, f"http_get({host!r}, {port}, '/', timeout=0.5) to give up after 0.5 s on a server that never answers",
+               "it was still running after 3 s", timeout_hint)
+    return ("/get, /status/404, 100 kB of binary data and an HTML page: status, headers and body right; "
+            "Host and Connection sent; a silent server given up after the timeout")
 
 
 @checker("post_json")
@@ -115,9 +132,11 @@ def check_post_json(post_json, httpbin=None):
             status = getattr(getattr(error, "response", None), "status_code", None)
             expect_equal(status, code, f"the HTTPError to carry the {code} response", "let raise_for_status() raise it")
     with silent_server() as (host, port):
-        call_raising(requests.Timeout, post_json, f"http://{host}:{port}/post", PAYLOAD, timeout=0.5, limit=5,
+        # 1.5 s: three times the timeout asked for, and far from the 5 s of a timeout written as a number
+        call_raising(requests.Timeout, post_json, f"http://{host}:{port}/post", PAYLOAD, timeout=0.5, limit=1.5,
                      expected="requests.Timeout after 0.5 s from post_json(..., timeout=0.5) on a server that never answers",
-                     hint="pass timeout=timeout to requests.post: without it, requests waits forever")
+                     hint="pass timeout=timeout to requests.post (the caller's, not a number of your own): "
+                          "without it, requests waits forever")
     return "payload received as JSON, HTTPError for 500 and 404, Timeout on a silent server"
 
 
@@ -135,9 +154,12 @@ def check_classify(classify, httpbin=None):
             hint = ("requests follows redirects: pass allow_redirects=False to see the 3xx answer itself"
                     if code in (301, 302) else "2xx ok, 3xx redirect, 4xx client error, 5xx server error")
             expect_equal(got, label, f"classify(.../status/{code})", hint)
-        got = call(classify, f"{hb.url}/delay/2", timeout=0.3, hint="catch requests.Timeout")
-        expect_equal(got, "timeout", "classify(.../delay/2, timeout=0.3)",
-                     "pass timeout=timeout to requests, and catch requests.Timeout (before requests.ConnectionError)")
+        # /delay/3 and 1.5 s: a timeout written as a number (2.0, the default) is still waiting at 1.5 s, every time
+        timeout_hint = ("pass timeout=timeout to requests (the caller's, not a number of your own), "
+                        "and catch requests.Timeout (before requests.ConnectionError)")
+        got = call(classify, f"{hb.url}/delay/3", timeout=0.3, limit=1.5, hint=timeout_hint,
+                   expected="classify(.../delay/3, timeout=0.3) to return 'timeout' after 0.3 s")
+        expect_equal(got, "timeout", "classify(.../delay/3, timeout=0.3)", timeout_hint)
     port = free_port()
     got = call(classify, f"http://127.0.0.1:{port}/", hint="catch requests.ConnectionError")
     expect_equal(got, "unreachable", f"classify() where nobody listens (port {port})",

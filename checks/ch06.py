@@ -9,7 +9,7 @@ The protocol: one request per line (UTF-8, ending with "\\n", or "\\r\\n"), one 
 
     check_respond(respond)                       step 1: the reply to one line, as a pure function
     check_counter(LineServer)                    step 2: a threaded server with a shared, locked counter
-    check_line_server(LineServer, LineHandler)   step 3: the whole server, with 50 clients at once
+    check_line_server(LineServer, LineHandler)   step 3: the whole server: whole lines, the server's counter, 50 clients at once
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import socketserver
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .core import Failure, NotDone, call, checker, describe_exception, expect, expect_equal, run_with_limit, short, stub_message
+from .core import (Failure, NotDone, call, checker, describe_exception, expect, expect_equal, plural, run_with_limit, short,
+                   stub_message)
 
 CLIENTS = 50
 LINES = 3  # UPPER lines per client, then QUIT
@@ -40,6 +41,9 @@ def check_respond(respond):
         (("", 1), "ERROR unknown command"),
         (("upper case matters", 1), "ERROR unknown command"),
         (("UPPERCASE is not UPPER", 1), "ERROR unknown command"),
+        (("COUNT please", 9), "9"),
+        (("QUIT now", 2), "BYE"),
+        (("UPPER  padded ", 6), " PADDED "),
     ]
     for (line, count), wanted in cases:
         got = call(respond, line, count, hint='respond answers every line, even an empty one: command, _, text = line.partition(" ") never fails')
@@ -50,8 +54,12 @@ def check_respond(respond):
             hint = "respond returns the reply as a str (the handler encodes it)"
         elif line.startswith("UPPERCASE"):
             hint = 'the command is the first word: command, _, text = line.partition(" ")'
-        elif "  " in line and isinstance(got, str) and got == " ".join(wanted.split()):
-            hint = 'the text is everything after "UPPER ", spaces included: line.split() would lose them; use line.partition(" ")'
+        elif "  " in line and isinstance(got, str) and got.strip() == " ".join(wanted.split()):
+            hint = ('the text is everything after "UPPER ", spaces included: line.split() would lose them, and so would .strip(); '
+                    'use line.partition(" ")')
+        elif line.partition(" ")[0] in ("COUNT", "QUIT") and " " in line:
+            hint = ('the command is the first word, whatever follows it: "COUNT please" is a COUNT; '
+                    'compare the command from line.partition(" "), not the whole line')
         elif line.startswith("upper"):
             hint = "commands are in capitals: compare exactly"
         elif line.startswith("UPPER"):
@@ -66,10 +74,35 @@ def check_respond(respond):
     return f"{len(cases)} lines: UPPER, COUNT, QUIT, and unknown commands"
 
 
-def _serve(LineServer, handler):
-    """The student's server, listening on a free port, serving in a thread; and a function to stop it."""
+def _listening(server) -> bool:
+    return isinstance(getattr(server, "socket", None), socket.socket) and hasattr(server, "server_address")
+
+
+def _expect_a_server(server) -> None:
+    """Fail (instead of crashing the check) where LineServer's constructor skipped socketserver's,
+    or next_count() is missing; a server that listens is then closed."""
+    expect(_listening(server), "LineServer(address, handler) to listen on address", "no listening socket (self.socket is missing)",
+           "in __init__, call super().__init__(address, handler) first: it binds and listens")
+    if not callable(getattr(server, "next_count", None)):
+        server.server_close()
+        raise Failure("a method next_count() on LineServer", short(getattr(server, "next_count", None)),
+                      "def next_count(self): with self.lock: ... return the new count")
+
+
+def _serve(LineServer, handler, before=None):
+    """The student's server, listening on a free port, serving in a thread; and a function to stop it.
+
+    ``before(server)`` runs before it starts serving.
+    """
     server = call(LineServer, ("127.0.0.1", 0), handler,
                   hint="LineServer(address, handler): call super().__init__(address, handler) first")
+    _expect_a_server(server)
+    if before is not None:
+        try:
+            before(server)
+        except BaseException:
+            server.server_close()
+            raise
     thread = threading.Thread(target=server.serve_forever, name="check:LineServer", daemon=True)
     thread.start()
 
@@ -126,12 +159,13 @@ def _looks_like_a_lock(value) -> bool:
                                                for name in ("acquire", "release", "__enter__", "__exit__"))
 
 
-def _watch_count(server) -> tuple[list, list]:
+def _watch_count(server, where=None) -> tuple[list, list]:
     """Wrap the locks of the student's server, and watch every read and write of ``self.count``.
 
     Returns the names of the locks found, and a list that receives "read" or "wrote" for each
-    access to the count made by a thread holding none of them. Whether the count is guarded
-    does not depend on how the threads happen to interleave: this verdict is the same every time.
+    access to the count made by a thread holding none of them (with ``where()`` appended, if given:
+    ``("read", where())``). Whether the count is guarded does not depend on how the threads
+    happen to interleave: this verdict is the same every time.
     """
     classes = [c for c in type(server).__mro__ if not c.__module__.startswith(("socketserver", "builtins"))]
     names = dict.fromkeys([*vars(server), *(name for c in classes for name in vars(c) if not name.startswith("__"))])
@@ -146,14 +180,16 @@ def _watch_count(server) -> tuple[list, list]:
     def guarded() -> bool:
         return any(lock.held() for lock in locks.values())
 
-    def read(self):
+    def note(action: str) -> None:
         if not guarded():
-            outside.append("read")
+            outside.append(action if where is None else (action, where()))
+
+    def read(self):
+        note("read")
         return self.__dict__["count"]
 
     def write(self, value):
-        if not guarded():
-            outside.append("wrote")
+        note("wrote")
         self.__dict__["count"] = value
 
     server.__dict__["count"] = server.count  # a class attribute `count = 0` works as well
@@ -173,6 +209,7 @@ def check_counter(LineServer):
     """
     server = call(LineServer, ("127.0.0.1", 0), socketserver.StreamRequestHandler,
                   hint="LineServer(address, handler): call super().__init__(address, handler), then set up the counter and its lock")
+    _expect_a_server(server)
     try:
         expect(isinstance(server, socketserver.ThreadingMixIn), "a server with a thread per client",
                f"a {type(server).__mro__[1].__name__}", "class LineServer(socketserver.ThreadingTCPServer)")
@@ -254,9 +291,12 @@ def _one_client(address, i: int):
 
 @checker("LineHandler")
 def check_line_server(LineServer, LineHandler):
-    """The whole server: one client runs through the protocol; then, while one client stays
+    """The whole server: one client runs through the protocol; another sends two lines in one
+    piece, then one line in two pieces (a reply to half a line fails); then, while one client stays
     connected and silent, 50 clients at once send 3 UPPER lines and QUIT each; finally COUNT
-    must count every line the server received.
+    must count every line the server received. Every line must be counted by one call of
+    ``self.server.next_count()``, and the handler must not touch ``self.server.count`` itself
+    (a counter of its own, or the count read unlocked, give the right numbers here by luck).
     """
     crashes: list = []  # exceptions raised by the student's handle(), in the server's threads
 
@@ -267,9 +307,10 @@ def check_line_server(LineServer, LineHandler):
             except Exception as error:  # noqa: BLE001 - reported with the verdict
                 crashes.append(error)
 
-    server, stop = _serve(LineServer, Watched)
+    watch = _CountWatch()
+    server, stop = _serve(LineServer, Watched, before=watch.install)
     try:
-        return _run_clients(server)
+        return _run_clients(server, watch)
     except Failure as failure:
         if any(isinstance(error, NotImplementedError) for error in crashes):
             stub = next(error for error in crashes if isinstance(error, NotImplementedError))
@@ -281,7 +322,112 @@ def check_line_server(LineServer, LineHandler):
         stop()
 
 
-def _run_clients(server) -> str:
+class _CountWatch:
+    """How the handler counts: its calls of ``self.server.next_count()``, and any read or write
+    of the server's ``count`` made without its lock, inside ``next_count()`` or in the handler.
+
+    A handler with a counter of its own (a global, a class attribute) never calls
+    ``next_count()``, and one that answers COUNT with ``self.server.count`` reads it unlocked:
+    both give the right numbers here, one client after another, so the check counts and watches.
+    """
+
+    def __init__(self):
+        self.calls = 0
+        self.outside: list = []
+        self._lock = threading.Lock()
+        self._inside = threading.local()
+
+    def install(self, server) -> None:
+        if type(getattr(server, "count", None)) is int:  # else step 2 says what is missing
+            _, self.outside = _watch_count(server, where=lambda: "next_count" if getattr(self._inside, "depth", 0) else "handler")
+        original = server.next_count
+
+        def next_count(*args, **kwargs):
+            with self._lock:
+                self.calls += 1
+            self._inside.depth = getattr(self._inside, "depth", 0) + 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._inside.depth -= 1
+
+        server.next_count = next_count
+
+    def expect_calls(self, lines: int, what: str) -> None:
+        expect(self.calls == lines, f"{plural(lines, 'call')} of self.server.next_count() for {what}", f"{self.calls}",
+               "every line counts once, on the server: call self.server.next_count() once per line (not a counter of "
+               "the handler's own), and answer COUNT with the number it returned")
+
+    def expect_guarded(self) -> None:
+        if not self.outside:
+            return
+        action, place = self.outside[0]
+        if place == "handler":
+            raise Failure("the handler to use the count only through self.server.next_count()",
+                          f"it {action} self.server.count while holding no lock",
+                          "another client's thread may change self.server.count at any moment: answer COUNT with the "
+                          "number next_count() returned for this line (it read it under the lock)")
+        raise Failure("next_count() to read and write self.count only while holding the lock",
+                      f"it {action} self.count while holding no lock",
+                      "as in step 2: add one and read the new count inside `with self.lock:`, and return the value read there")
+
+
+def _read_line(sock: socket.socket, sent: bytes) -> bytes:
+    """One reply line from ``sock``, read a byte at a time (nothing is read beyond it)."""
+    line = b""
+    try:
+        while not line.endswith(b"\n"):
+            byte = sock.recv(1)
+            if not byte:
+                break
+            line += byte
+    except TimeoutError:
+        raise Failure(f"a reply line to {sent!r}", f"{line!r} and no end of line within 5 s",
+                      'end each reply with b"\\n", and write one for each line of self.rfile') from None
+    except OSError as error:
+        raise Failure(f"a reply line to {sent!r}", f"{type(error).__name__}: {error}",
+                      "for each line of self.rfile: decode, respond, write the reply and b\"\\n\" to self.wfile") from None
+    return line
+
+
+STREAM_HINT = ("TCP carries a stream of bytes, not messages: one recv() may return two lines, or half of one; "
+               "iterate over self.rfile, which gives whole lines, each once it has all arrived")
+STREAM_LINES = 4  # lines the check sends in _check_stream
+
+
+def _check_stream(address) -> None:
+    """Two lines in one piece, then one line in two pieces: a reply for each whole line, and only then."""
+    try:
+        with socket.create_connection(address, timeout=5) as sock:
+            _stream_lines(sock)
+    except OSError as error:  # the server closed or reset the connection while the check was sending
+        raise Failure("the server to answer each line, sent in one piece with another or in two pieces",
+                      f"{type(error).__name__}: {error}", STREAM_HINT) from None
+
+
+def _stream_lines(sock: socket.socket) -> None:
+    pair = b"UPPER one\nUPPER two\n"
+    sock.sendall(pair)
+    replies = [_read_line(sock, pair), _read_line(sock, pair)]
+    expect(replies == [b"ONE\n", b"TWO\n"], f"two replies, b'ONE\\n' then b'TWO\\n', to {pair!r} sent at once",
+           short(replies, 80), STREAM_HINT)
+    sock.sendall(b"UPPER ha")
+    sock.settimeout(0.5)  # a reply to half a line comes at once: 0.5 s without one is enough
+    try:
+        early = sock.recv(100)
+    except TimeoutError:
+        early = None
+    sock.settimeout(5)
+    expect(early is None, "no reply to b'UPPER ha' before the rest of its line, b'lf\\n', arrives",
+           "the connection closed" if early == b"" else f"{early!r} at once", STREAM_HINT)
+    sock.sendall(b"lf\n")
+    expect_equal(_read_line(sock, b"lf\n"), b"HALF\n", "the reply to b'UPPER ha' + b'lf\\n', one line in two pieces",
+                 STREAM_HINT)
+    sock.sendall(b"QUIT\n")
+    expect_equal(_read_line(sock, b"QUIT\n"), b"BYE\n", "the reply to b'QUIT\\n'", 'QUIT answers "BYE"')
+
+
+def _run_clients(server, watch: _CountWatch) -> str:
     address = server.server_address[:2]
     with socket.create_connection(address, timeout=5) as sock, sock.makefile("rwb") as stream:
         script = [
@@ -309,6 +455,9 @@ def _run_clients(server) -> str:
                 raise Failure(f"the reply {wanted!r} to {line!r}", f"{type(error).__name__}: {error}",
                               bye_hint if after_bye else
                               "for each line of self.rfile: decode, respond, write the reply and b\"\\n\" to self.wfile") from None
+            if not line.isascii() and isinstance(reply, bytes) and b"\r" not in reply:
+                hint = ('decode each line as UTF-8 (raw.decode("utf-8")), and encode the reply as UTF-8: '
+                        '"ü" is two bytes, which another encoding reads as two characters')
             expect_equal(reply, wanted, f"the reply to {line!r}",
                          hint or "write respond(...) encoded in UTF-8, then b\"\\n\", to self.wfile")
         try:
@@ -317,6 +466,9 @@ def _run_clients(server) -> str:
             after = f"{type(error).__name__}"
         expect(after == b"", "the server to close the connection after BYE", f"{short(after)}",
                "return from handle() after answering QUIT: socketserver then closes the connection")
+    watch.expect_calls(len(script), f"the {len(script)} lines of one client")
+    watch.expect_guarded()
+    _check_stream(address)
 
     silent = socket.create_connection(address, timeout=5)
     try:
@@ -329,8 +481,11 @@ def _run_clients(server) -> str:
            "a ThreadingTCPServer gives each client its own thread, so a silent client cannot hold up the others")
 
     with socket.create_connection(address, timeout=5) as sock, sock.makefile("rwb") as stream:
-        total = len(script) + CLIENTS * (LINES + 1) + 1
+        total = len(script) + STREAM_LINES + CLIENTS * (LINES + 1) + 1
         reply = _exchange(stream, b"COUNT\n")
-        expect_equal(reply, f"{total}\n".encode(), f"COUNT after {total - 1} lines from {CLIENTS + 1} clients",
+        expect_equal(reply, f"{total}\n".encode(), f"COUNT after {total - 1} lines from {CLIENTS + 2} clients",
                      "one counter on the server (self.server.next_count()), shared by every client")
-    return f"the protocol, then {CLIENTS} clients at once beside a silent one, and an exact COUNT of {total}"
+    watch.expect_calls(total, f"the {total} lines of {CLIENTS + 3} clients")
+    watch.expect_guarded()
+    return (f"the protocol, lines in one piece and in two, then {CLIENTS} clients at once beside a silent one, "
+            f"and an exact COUNT of {total}")

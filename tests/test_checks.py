@@ -7,6 +7,7 @@ tested here: the core (time limits, stubs, printing) and strict mode.
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import socket
@@ -442,9 +443,12 @@ def test_safe_loads():
 # --- 04 -----------------------------------------------------------------------
 
 
-def http_get(host, port, path, timeout=5.0, lower=True, whole=True, split=False):
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+GET = "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+
+
+def http_get(host, port, path, timeout=5.0, lower=True, whole=True, split=False, request=GET, use_timeout=True):
+    request = request.format(path=path, host=host, port=port)
+    with socket.create_connection((host, port), timeout=timeout if use_timeout else None) as sock:
         sock.sendall(request.encode("ascii"))
         raw = recv_until_closed(sock) if whole else sock.recv(65536)
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -480,13 +484,36 @@ def classify(url, timeout=2.0, follow=False, never_raise=True):
 
 def test_http_get(httpbin):
     verdict(ch04.check_http_get(http_get, httpbin), PASSED)
-    verdict(ch04.check_http_get(lambda *a: http_get(*a, whole=False), httpbin), FAILED)  # where depends on timing
-    verdict(ch04.check_http_get(lambda *a: http_get(*a, lower=False), httpbin), FAILED, "lower case", "Content-Type")
-    verdict(ch04.check_http_get(lambda *a: http_get(*a, split="headers"), httpbin), FAILED, "headers['date']",
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, whole=False), httpbin), FAILED)  # where depends on timing
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, lower=False), httpbin), FAILED, "lower case", "Content-Type")
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, split="headers"), httpbin), FAILED, "headers['date']",
             "a value may hold \":\" too", "line.partition")
-    verdict(ch04.check_http_get(lambda *a: http_get(*a, split="body"), httpbin), FAILED, "the whole body of /bytes/102400",
-            "the first 57,750 bytes", "raw.partition")
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, split="body"), httpbin), FAILED,
+            "the whole body of /bytes/102400", "the first 57,750 bytes", "raw.partition")
     verdict(ch04.check_http_get(stub, httpbin), NOT_DONE)
+
+
+def test_http_get_sends_host_and_connection_close_and_has_a_timeout(httpbin):
+    """Waitress answers a request without Host, and an HTTP/1.0 request closes without being asked:
+    the check reads the headers httpbin received. A silent server shows a missing timeout."""
+    no_host = "GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n"
+    http_1_0 = "GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n"  # closes anyway, but was not asked to
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, request=no_host), httpbin), FAILED,
+            "the Host header httpbin received", "got:      None", 'send "Host: <host>:<port>"', "HTTP/1.1 requires it")
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, request=http_1_0), httpbin), FAILED,
+            "the Connection header httpbin received: 'close'", "got:      ''", 'send "Connection: close"')
+    verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, use_timeout=False), httpbin), FAILED,
+            "timeout=0.5) to give up after 0.5 s on a server that never answers", "still running after 3 s",
+            "create_connection((host, port), timeout=timeout)")
+
+
+@pytest.mark.slow
+def test_http_get_that_waits_for_a_close_never_asked_for_fails(httpbin):
+    keep_alive = "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+    bare_newlines = "GET {path} HTTP/1.1\nHost: {host}:{port}\nConnection: close\n\n"  # waitress waits for \r\n\r\n
+    for request in (keep_alive, bare_newlines):
+        verdict(ch04.check_http_get(lambda *a, **k: http_get(*a, **k, request=request), httpbin), FAILED,
+                "to return a result", "TimeoutError", 'send "Connection: close"', 'each line ending with "\\r\\n"')
 
 
 def test_post_json(httpbin):
@@ -497,20 +524,54 @@ def test_post_json(httpbin):
         response = requests.post(url, json=payload, timeout=timeout)
         return response.json() if response.content else {}
 
+    def json_before_status(url, payload, timeout=5.0):
+        response = requests.post(url, json=payload, timeout=timeout)
+        answer = response.json()  # an error page is no JSON: JSONDecodeError before raise_for_status
+        response.raise_for_status()
+        return answer
+
+    def dumped_by_hand(url, payload, timeout=5.0):
+        response = requests.post(url, data=json.dumps(payload), timeout=timeout)  # no Content-Type: application/json
+        response.raise_for_status()
+        return response.json()
+
+    def swallowed(url, payload, timeout=5.0):
+        try:
+            return post_json(url, payload, timeout)
+        except requests.RequestException:
+            return None
+
+    def by_get(url, payload, timeout=5.0):
+        response = requests.get(url, json=payload, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
     verdict(ch04.check_post_json(post_json, httpbin), PASSED)
     verdict(ch04.check_post_json(as_form, httpbin), FAILED, "as JSON", "json=payload")
     verdict(ch04.check_post_json(no_status_check, httpbin), FAILED, "to raise HTTPError", "it returned {}", "raise_for_status")
+    verdict(ch04.check_post_json(json_before_status, httpbin), FAILED, "/status/500", "to raise HTTPError",
+            "it raised JSONDecodeError", "raise_for_status() before response.json()")
+    verdict(ch04.check_post_json(dumped_by_hand, httpbin), FAILED, "to receive the payload as JSON", "got:      None",
+            "json=payload encodes it as JSON")
+    verdict(ch04.check_post_json(swallowed, httpbin), FAILED, "to raise HTTPError", "it returned None", "raise_for_status")
+    verdict(ch04.check_post_json(by_get, httpbin), FAILED, "it raised HTTPError: 405", "requests.post(url, json=payload")
     verdict(ch04.check_post_json(stub, httpbin), NOT_DONE)
 
 
-@pytest.mark.slow
-def test_post_json_without_timeout_fails(httpbin):
+def test_post_json_without_the_callers_timeout_fails(httpbin):
     def no_timeout(url, payload, timeout=5.0):
         response = requests.post(url, json=payload)
         response.raise_for_status()
         return response.json()
 
-    verdict(ch04.check_post_json(no_timeout, httpbin), FAILED, "still running after 5 s", "pass timeout=timeout")
+    def its_own_timeout(url, payload, timeout=5.0):
+        response = requests.post(url, json=payload, timeout=5.0)  # the default, not the caller's timeout
+        response.raise_for_status()
+        return response.json()
+
+    for wrong in (no_timeout, its_own_timeout):
+        verdict(ch04.check_post_json(wrong, httpbin), FAILED, "requests.Timeout after 0.5 s", "still running after 1.5 s",
+                "pass timeout=timeout to requests.post (the caller's, not a number of your own)")
 
 
 def test_classify(httpbin):
@@ -520,6 +581,56 @@ def test_classify(httpbin):
     verdict(ch04.check_classify(lambda url, timeout=2.0: classify(url, timeout, never_raise=False), httpbin), FAILED,
             "HTTPError", "never raise")
     verdict(ch04.check_classify(stub, httpbin), NOT_DONE)
+
+
+def test_classify_uses_the_callers_timeout(httpbin):
+    """/delay/3 with timeout=0.3 must end by 1.5 s: a timeout of 2 s (the default) waits longer every time."""
+
+    def no_timeout(url, timeout=2.0):
+        try:
+            response = requests.get(url, allow_redirects=False)
+        except requests.Timeout:
+            return "timeout"
+        except requests.ConnectionError:
+            return "unreachable"
+        return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+    def the_default_timeout(url, timeout=2.0):
+        return classify(url, 2.0)
+
+    def one_except_for_all(url, timeout=2.0):
+        try:
+            response = requests.get(url, allow_redirects=False, timeout=timeout)
+        except Exception:  # noqa: BLE001 - the mistake: a timeout is not "unreachable"
+            return "unreachable"
+        return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+    def refused_only(url, timeout=2.0):
+        try:
+            response = requests.get(url, allow_redirects=False, timeout=timeout)
+        except requests.Timeout:
+            return "timeout"
+        except ConnectionRefusedError:  # requests wraps it: a requests.ConnectionError reaches the caller
+            return "unreachable"
+        return {2: "ok", 3: "redirect", 4: "client error", 5: "server error"}[response.status_code // 100]
+
+    def by_ranges(url, timeout=2.0):
+        try:
+            code = requests.get(url, allow_redirects=False, timeout=timeout).status_code
+        except requests.Timeout:
+            return "timeout"
+        except requests.ConnectionError:
+            return "unreachable"
+        return "ok" if code <= 300 else "redirect" if code <= 400 else "client error" if code <= 500 else "server error"
+
+    for wrong in (no_timeout, the_default_timeout):
+        verdict(ch04.check_classify(wrong, httpbin), FAILED, "classify(.../delay/3, timeout=0.3) to return 'timeout'",
+                "still running after 1.5 s", "the caller's, not a number of your own")
+    verdict(ch04.check_classify(one_except_for_all, httpbin), FAILED, "classify(.../delay/3, timeout=0.3): 'timeout'",
+            "got:      'unreachable'", "catch requests.Timeout")
+    verdict(ch04.check_classify(refused_only, httpbin), FAILED, "it raised ConnectionError", "catch requests.ConnectionError")
+    verdict(ch04.check_classify(by_ranges, httpbin), FAILED, "classify(.../status/500): 'server error'",
+            "got:      'client error'", "5xx server error")
 
 
 def test_classify_catches_timeout_before_connection_error(httpbin):
@@ -741,6 +852,25 @@ def test_respond():
         return respond(line, count) if command else "?"
 
     verdict(ch06.check_respond(first_word), FAILED, "first_word('', 1)", "IndexError", "even an empty one")
+
+    def whole_line(line, count):
+        command, _, text = line.partition(" ")
+        if command == "UPPER":
+            return text.upper()
+        if line == "COUNT":  # wrong: the command is the first word, "COUNT please" is a COUNT
+            return str(count)
+        if line == "QUIT":
+            return "BYE"
+        return "ERROR unknown command"
+
+    def stripped(line, count):
+        command, _, text = line.partition(" ")
+        return text.strip().upper() if command == "UPPER" else respond(line, count)  # wrong: the spaces are the text's
+
+    verdict(ch06.check_respond(whole_line), FAILED, "respond('COUNT please', 9): '9'", "got:      'ERROR unknown command'",
+            "the command is the first word, whatever follows it")
+    verdict(ch06.check_respond(stripped), FAILED, "respond('UPPER  padded ', 6): ' PADDED '", "got:      'PADDED'",
+            "spaces included", "and so would .strip()")
     verdict(ch06.check_respond(stub), NOT_DONE)
 
 
@@ -749,6 +879,38 @@ def test_counter():
     verdict(ch06.check_counter(line_server(base=socketserver.TCPServer)), FAILED, "a thread per client", "ThreadingTCPServer")
     verdict(ch06.check_counter(line_server(daemon=False)), FAILED, "daemon_threads = True")
     verdict(ch06.check_counter(line_server(locked=False)), FAILED, "a lock on the server", "self.lock = threading.Lock()")
+
+    class NoListening(line_server()):
+        def __init__(self, address, handler):  # wrong: socketserver's constructor, which binds and listens, is skipped
+            self.count = 0
+            self.lock = threading.Lock()
+
+    def zero_first(self):
+        with self.lock:
+            self.count += 1
+            return self.count - 1
+
+    def as_text(self):
+        with self.lock:
+            self.count += 1
+            return str(self.count)
+
+    for check in (ch06.check_counter, lambda cls: ch06.check_line_server(cls, LineHandler)):
+        verdict(check(NoListening), FAILED, "LineServer(address, handler) to listen on address", "self.socket is missing",
+                "call super().__init__(address, handler) first")
+    class NoNextCount(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+        def __init__(self, address, handler):
+            super().__init__(address, handler)
+            self.count = 0
+            self.lock = threading.Lock()
+
+    for check in (ch06.check_counter, lambda cls: ch06.check_line_server(cls, LineHandler)):
+        verdict(check(NoNextCount), FAILED, "a method next_count() on LineServer", "got:      None", "def next_count(self)")
+    verdict(ch06.check_counter(line_server(next_count=zero_first)), FAILED, "the first next_count(): 1", "got:      0",
+            "1 the first time")
+    verdict(ch06.check_counter(line_server(next_count=as_text)), FAILED, "the first next_count(): 1 (int)", "'1' (str)")
     verdict(ch06.check_counter(stub), NOT_DONE)
 
 
@@ -826,13 +988,88 @@ def test_line_server():
                 if reply == "BYE":  # wrong: "UPPER bye" answers BYE too
                     return
 
-    verdict(ch06.check_line_server(line_server(), LineHandler), PASSED, "COUNT of 207")
-    verdict(ch06.check_line_server(line_server(), PerConnection), FAILED, "COUNT after 206 lines", "shared by every client")
+    verdict(ch06.check_line_server(line_server(), LineHandler), PASSED, "lines in one piece and in two", "COUNT of 211")
+    verdict(ch06.check_line_server(line_server(), PerConnection), FAILED, "6 calls of self.server.next_count() for the 6 lines",
+            "got:      0", "not a counter of the handler's own")
     verdict(ch06.check_line_server(line_server(), NeverQuits), FAILED, "close the connection after BYE")
     verdict(ch06.check_line_server(line_server(), QuitsOnTheReply), FAILED, "the reply to b'NOPE\\n'",
             "compare the command, not the reply")
     verdict(ch06.check_line_server(line_server(), Unfinished), NOT_DONE, "LineHandler.handle() still raises")
+
+    class Latin1(LineHandler):
+        def handle(self):
+            for raw in self.rfile:
+                line = raw.decode("latin-1").rstrip("\r\n")  # wrong: "ü" arrives as two bytes of UTF-8
+                self.wfile.write(respond(line, self.server.next_count()).encode("utf-8") + b"\n")
+                if line.partition(" ")[0] == "QUIT":
+                    return
+
+    verdict(ch06.check_line_server(line_server(), Latin1), FAILED, "the reply to b'UPPER gr\\xc3\\xbc\\xc3\\x9fe\\r\\n'",
+            'decode each line as UTF-8 (raw.decode("utf-8"))')
     verdict(ch06.check_line_server(stub, LineHandler), NOT_DONE)
+
+
+def test_line_server_counts_with_the_servers_counter():
+    """One client after another, a counter of the handler's own, or self.server.count read without
+    the lock, give the right numbers: the check counts the calls of next_count() and watches count."""
+    module_counter = itertools.count(1)
+
+    class OwnCounter(LineHandler):
+        def handle(self):
+            for raw in self.rfile:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                self.wfile.write(respond(line, next(module_counter)).encode("utf-8") + b"\n")
+                if line.partition(" ")[0] == "QUIT":
+                    return
+
+    class ReadsTheCount(LineHandler):
+        def handle(self):
+            for raw in self.rfile:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                self.server.next_count()
+                self.wfile.write(respond(line, self.server.count).encode("utf-8") + b"\n")  # wrong: another thread may have counted since
+                if line.partition(" ")[0] == "QUIT":
+                    return
+
+    def unlocked(self):
+        self.count += 1
+        return self.count
+
+    verdict(ch06.check_line_server(line_server(), OwnCounter), FAILED, "6 calls of self.server.next_count()", "got:      0",
+            "call self.server.next_count() once per line")
+    verdict(ch06.check_line_server(line_server(), ReadsTheCount), FAILED,
+            "the handler to use the count only through self.server.next_count()",
+            "it read self.server.count while holding no lock", "answer COUNT with the number next_count() returned")
+    verdict(ch06.check_line_server(line_server(next_count=unlocked), LineHandler), FAILED,
+            "next_count() to read and write self.count only while holding the lock", "it read self.count while holding no lock",
+            "as in step 2")
+
+
+def test_line_server_reads_whole_lines():
+    """A reply per recv() works while the client sends one line and waits: the check sends two lines at
+    once, then one in two pieces (and waits 0.5 s for a reply to the first piece: one comes at once)."""
+
+    class PerRecvLines(LineHandler):
+        def handle(self):
+            while data := self.request.recv(1024):
+                for raw in data.splitlines():  # wrong: the last piece may be half a line
+                    line = raw.decode("utf-8")
+                    self.wfile.write(respond(line, self.server.next_count()).encode("utf-8") + b"\n")
+                    if line.partition(" ")[0] == "QUIT":
+                        return
+
+    class OneRecvOneLine(LineHandler):
+        def handle(self):
+            while data := self.request.recv(1024):
+                line = data.decode("utf-8").rstrip("\r\n")  # wrong: one recv() may hold two lines
+                self.wfile.write(respond(line, self.server.next_count()).encode("utf-8") + b"\n")
+                if line.partition(" ")[0] == "QUIT":
+                    return
+
+    verdict(ch06.check_line_server(line_server(), PerRecvLines), FAILED,
+            "no reply to b'UPPER ha' before the rest of its line", "got:      b'HA\\n' at once", "iterate over self.rfile")
+    verdict(ch06.check_line_server(line_server(), OneRecvOneLine), FAILED,
+            "two replies, b'ONE\\n' then b'TWO\\n'", "b'ONE\\n', b'UPPER TWO\\n'", "TCP carries a stream of bytes")
 
 
 @pytest.mark.slow
