@@ -7,7 +7,9 @@ and uses it as the default for every user of that environment: here, the course'
 MyST ``.md`` notebooks open as notebooks (through jupytext) on a double click, and
 RISE (jupyterlab-rise, also at ``/rise/<path>``) presents them with reveal.js's
 ``white`` theme, the one that loads no web font, headings left as written (its
-``overlay`` is a style sheet), from the first slide, without transitions.
+``overlay`` is a style sheet), from the first slide, without transitions; and
+JupyterLab asks nothing on its first start: no "get notified about Jupyter news?"
+popup, no news or update check (which would need the internet).
 Used by ``make lab`` and by Binder's ``postBuild``, so both get the same settings.
 """
 
