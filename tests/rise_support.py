@@ -1,9 +1,10 @@
 """What tests/test_rise.py and tests/test_rise_practice.py share: a Jupyter server, pages, checks.
 
-The course's notebooks are presented in two modules, chapters in one, exercises
-and solutions in the other, so that two test workers (``--dist loadfile``) share
-them: presenting one takes a JupyterLab page load, a walk through every slide and
-a cell run. Each module has its own Jupyter server (module fixtures). The checks
+The course's notebooks are presented in three modules, half the chapters in each
+of two, exercises and solutions in the third, so that three test workers
+(``--dist loadfile``) share them: presenting one takes a JupyterLab page load, a
+walk through every slide and a run of its cells (a chapter's all, in slideshow
+order). Each module has its own Jupyter server (module fixtures). The checks
 are in test_rise.py's docstring.
 """
 
@@ -15,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,13 +25,17 @@ import jupytext
 import pytest
 import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from websockets.sync.client import connect as websocket_connect
 
 from browser_support import ROOT, Requests, screenshot_path
 from coursefiles import NOTEBOOK_DIRS, course_notebooks
 from slide_metadata import normalized_text, slide_plan
 
 NOTEBOOKS = course_notebooks()
-CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]  # tests/test_rise.py
+CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]
+# Presenting a chapter runs every cell it shows: the chapters go to two modules, every other
+# one each, so that two test workers share them (tests/test_rise.py, test_rise_chapters_b.py).
+CHAPTERS_A, CHAPTERS_B = CHAPTERS[0::2], CHAPTERS[1::2]
 PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS]  # exercises and solutions: tests/test_rise_practice.py
 VIEWPORT = {"width": 1280, "height": 720}
 STARTUP = 60  # seconds for the Jupyter server to answer
@@ -60,6 +66,7 @@ def jupyter(tmp_path_factory):
     for folder in NOTEBOOK_DIRS:
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".*", "*.ipynb"))
+    shutil.copy(ROOT / "jupytext.toml", course)  # the course's jupytext settings, as at the repository's root
     sys.path.insert(0, str(ROOT / "jupyter"))
     try:
         import install_settings
@@ -251,23 +258,138 @@ def presents_with_rise(jupyter, page, notebook: Path) -> None:
     overflows = overflowing_slides(page, plan, title_screenshot=screenshot_path("rise", notebook))
     assert overflows == [], f"{rel}: slides overflow a 1280x720 window:\n" + "\n".join(overflows)
 
-    # A code cell runs from inside the slideshow, in a live kernel.
-    runnable = next((slide for slide in plan if slide["code"]), None)
-    if runnable is not None:
-        show(page, runnable["h"], runnable["v"])
-        page.evaluate(SHOW_FRAGMENTS_JS)  # as if the presenter had stepped through them
-        prompt = page.locator(".reveal .slides > section.present > section.present .jp-CodeCell:not(.reveal-skip)"
-                              " .jp-InputPrompt").first.element_handle(timeout=10_000)
-        prompt.click()
-        page.keyboard.press("Shift+Enter")  # runs the cell and moves on, as in a presentation
-        page.wait_for_function("(prompt) => /\\[\\d+\\]/.test(prompt.textContent)", arg=prompt, timeout=60_000)
-        show(page, runnable["h"], runnable["v"])
-        page.evaluate(SHOW_FRAGMENTS_JS)
-        ran = screenshot_path("rise", notebook)
-        page.screenshot(path=ran.with_name(f"{ran.stem}-run.png"))
+    # A chapter runs from its first slide: a presenter's Shift+Enter on every code cell, in
+    # slideshow order, and no error but where a cell fails on purpose. An exercise or a
+    # solution: a code cell runs from inside the slideshow, in a live kernel.
+    if notebook in CHAPTERS:
+        problems = run_in_slideshow_order(jupyter, page, rel, nb, plan)
+        assert problems == [], f"{rel}, its code cells run in slideshow order:\n" + "\n".join(problems)
+    elif runnable := next((slide for slide in plan if slide["code"]), None):
+        run_cell(page, runnable, 0)
+    ran = screenshot_path("rise", notebook)
+    page.screenshot(path=ran.with_name(f"{ran.stem}-run.png"))
 
     assert page.requests.outside == [], "requests that left this machine"
     assert page.errors == [], "JavaScript errors"
+
+
+class KernelMessages:
+    """What a kernel publishes (its IOPub channel), heard as a second client of it: the browser
+    runs the cells, this records which code ran and what failed. ``with`` connects and stops."""
+
+    def __init__(self, jupyter: Jupyter, kernel_id: str):
+        url = jupyter.url.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
+        self.connection = websocket_connect(url, additional_headers={"Authorization": f"token {jupyter.token}"})
+        self.socket = self.connection.__enter__()
+        self.code: dict[str, str] = {}  # msg_id of each execution -> its code
+        self.errors: dict[str, list[str]] = {}  # msg_id -> "Name: message" of each error
+        self.done: set[str] = set()  # msg_ids whose execution is over (the kernel went idle)
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for raw in self.socket:
+            if not isinstance(raw, str):  # jupyter_server's binary frames: buffers, not used here
+                continue
+            message = json.loads(raw)
+            if message.get("channel") != "iopub":
+                continue
+            kind, parent = message["header"]["msg_type"], message["parent_header"].get("msg_id", "")
+            content = message["content"]
+            with self.changed:
+                if kind == "execute_input":
+                    self.code[parent] = content["code"]
+                elif kind == "error":
+                    self.errors.setdefault(parent, []).append(f"{content['ename']}: {content['evalue']}"[:300])
+                elif kind == "status" and content["execution_state"] == "idle" and parent in self.code:
+                    self.done.add(parent)
+                self.changed.notify_all()
+
+    def received(self, code: str, taken: set[str], timeout: float) -> str | None:
+        """The msg_id of an execution of ``code`` the kernel received, not one of ``taken``; or None."""
+        def found():
+            return next((i for i, c in self.code.items() if c == code and i not in taken), None)
+
+        with self.changed:
+            self.changed.wait_for(found, timeout)
+            return found()
+
+    def finished(self, msg_id: str, timeout: float) -> bool:
+        """Whether the execution ``msg_id`` is over (the kernel went idle after it), within ``timeout``."""
+        with self.changed:
+            return self.changed.wait_for(lambda: msg_id in self.done, timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.connection.__exit__(None, None, None)  # closes it: the reader's loop ends
+        self.reader.join(timeout=5)
+
+
+def kernel_of(jupyter: Jupyter, path: str, timeout: float = 60) -> str:
+    """The id of the kernel of the notebook at ``path`` (the slideshow starts one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for session in jupyter.api("GET", "/api/sessions"):
+            if session["path"] == path and session.get("kernel"):
+                return session["kernel"]["id"]
+        time.sleep(0.2)
+    pytest.fail(f"no kernel for {path} within {timeout} s")
+
+
+def run_cell(page, slide: dict, position: int, wait: bool = True) -> None:
+    """Shift+Enter on the code cell at ``position`` on ``slide``, its fragments shown, once it
+    is the active cell; with ``wait``, returns once its prompt has a number (the kernel answered)."""
+    if not page.evaluate(PRESENT_JS, [slide["h"], slide["v"]]):  # Shift+Enter moved on to the next slide
+        show(page, slide["h"], slide["v"])
+    page.evaluate(SHOW_FRAGMENTS_JS)  # as if the presenter had stepped through them
+    prompt = page.locator(".reveal .slides > section.present > section.present"
+                          " .jp-CodeCell:not(.reveal-skip):not(aside.notes *) .jp-InputPrompt"
+                          ).nth(position).element_handle(timeout=10_000)
+    prompt.click()
+    page.wait_for_function("(prompt) => prompt.closest('.jp-Cell').classList.contains('jp-mod-active')",
+                           arg=prompt, timeout=5_000)
+    page.keyboard.press("Shift+Enter")  # runs the cell and moves on, as in a presentation
+    if wait:
+        page.wait_for_function("(prompt) => /\\[\\d+\\]/.test(prompt.textContent)", arg=prompt, timeout=60_000)
+
+
+RUN_SECONDS = 60  # the longest a shown cell may take here (a presenter's cell takes a few seconds)
+
+
+def run_in_slideshow_order(jupyter: Jupyter, page, path: str, nb, plan) -> list[str]:
+    """Run every code cell the slideshow shows, slide by slide, as a presenter does; what went wrong.
+
+    The kernel's messages say what it received, when it is done and what failed: a key press
+    that did not reach the cell (a busy machine) is pressed again, up to three times.
+    """
+    problems, taken = [], set()
+    with KernelMessages(jupyter, kernel_of(jupyter, path)) as kernel:
+        for slide in plan:
+            for position, index in enumerate(slide["code"]):
+                cell = nb.cells[index]
+                where = f"cell {index} (slide {slide['h'] + 1}.{slide['v'] + 1}: {cell.source.strip()[:60]!r})"
+                ran = None
+                for _attempt in range(3):
+                    try:
+                        run_cell(page, slide, position, wait=False)
+                    except PlaywrightTimeout:
+                        continue
+                    if ran := kernel.received(cell.source, taken, timeout=5):
+                        break
+                if ran is None:
+                    return problems + [f"{where}: Shift+Enter did not run it (three tries)"]
+                taken.add(ran)
+                if not kernel.finished(ran, RUN_SECONDS):
+                    return problems + [f"{where}: still running after {RUN_SECONDS} s"]
+                failed = "raises-exception" in cell.metadata.get("tags", [])
+                if kernel.errors.get(ran) and not failed:
+                    problems.append(f"{where}: {'; '.join(kernel.errors[ran])}")
+                elif failed and not kernel.errors.get(ran):
+                    problems.append(f"{where}: tagged raises-exception, but ran without an error")
+    return problems
 
 
 def overflowing_slides(page, plan, title_screenshot: Path | None = None) -> list[str]:

@@ -1,7 +1,8 @@
 """Every course notebook presented live with RISE (jupyterlab-rise), in headless Chromium.
 
-The chapters here, the exercises and solutions in tests/test_rise_practice.py (so
-that two test workers share them); the server, pages and checks are in
+Half the chapters here, the other half in tests/test_rise_chapters_b.py, the
+exercises and solutions in tests/test_rise_practice.py (so that three test workers
+share them); the server, pages and checks are in
 tests/rise_support.py. One Jupyter server for each module, as ``make lab`` sets it up: the course's
 settings installed by ``jupyter/install_settings.py`` (the same installer as
 ``make lab`` and Binder's ``postBuild``), here into a temporary prefix. It serves
@@ -13,12 +14,15 @@ checkpoints, autosave) touches the repository. Each notebook opens at
 - render the markdown of every slide: as many markdown and code cells as the
   metadata puts there, every markdown cell rendered, every heading present;
 - fit each slide in a 1280x720 window, without cutting code lines;
-- run a code cell from inside the slideshow (Shift+Enter), in a live kernel;
+- for a chapter, run from its first slide: Shift+Enter on every code cell the
+  slideshow shows, in slideshow order, as a presenter does, with no error but in
+  the cells tagged ``raises-exception`` (the kernel's messages say what failed);
+  for an exercise or a solution, run one code cell, in a live kernel;
 - ask nothing of any machine but this one (the RISE theme loads no web font).
 
 jupyterlab-rise has had bugs with jupytext notebooks (an empty slideshow, markdown
 cells missing): the first two checks are there for them. Screenshots of each title
-slide, and of the slide where a cell ran (``-run.png``), go to build/screenshots/rise/.
+slide, and of the slide where the last cell ran (``-run.png``), go to build/screenshots/rise/.
 """
 
 from __future__ import annotations
@@ -32,15 +36,16 @@ import requests
 
 from browser_support import ROOT, Requests
 from coursefiles import MYST_HEADER, course_notebooks
-from rise_support import (CHAPTERS, NOTEBOOKS, PRACTICE, VIEWPORT, context, ids, jupyter,  # noqa: F401 (fixtures)
-                          overflowing_slides, page, presents_with_rise)
+from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, NOTEBOOKS, PRACTICE, VIEWPORT,  # noqa: F401 (fixtures)
+                          context, ids, jupyter, overflowing_slides, page, presents_with_rise)
 from slide_metadata import slide_plan
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_two_modules_present_every_course_notebook():
-    assert CHAPTERS and PRACTICE and sorted(CHAPTERS + PRACTICE) == course_notebooks()
+def test_the_three_modules_present_every_course_notebook():
+    assert CHAPTERS_A and CHAPTERS_B and PRACTICE
+    assert sorted(CHAPTERS_A + CHAPTERS_B) == CHAPTERS and sorted(CHAPTERS + PRACTICE) == course_notebooks()
 
 
 def test_lab_settings_are_those_of_the_repository(jupyter):
@@ -52,7 +57,26 @@ def test_lab_settings_are_those_of_the_repository(jupyter):
     assert overrides["jupyterlab-rise:plugin"]["theme"] == "white"  # the reveal.js theme with no Google font
 
 
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=ids(CHAPTERS))
+def test_opening_running_and_saving_leave_every_notebook_file_unchanged(jupyter):
+    """What JupyterLab and RISE do to a file, through the server's contents API: open it as a
+    notebook, run it (outputs, execution counts, the kernel's language_info) and save it. The
+    .md must stay byte for byte as in git, header included (jupytext.toml's metadata filter)."""
+    changed = []
+    for notebook in NOTEBOOKS:
+        rel = notebook.relative_to(ROOT).as_posix()
+        model = jupyter.api("GET", f"/api/contents/{rel}?type=notebook&content=1")
+        content = model["content"]
+        content["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
+        for number, cell in enumerate(c for c in content["cells"] if c["cell_type"] == "code"):
+            cell.update(execution_count=number + 1,
+                        outputs=[{"output_type": "stream", "name": "stdout", "text": "ran\n"}])
+        jupyter.api("PUT", f"/api/contents/{rel}", json={"type": "notebook", "format": "json", "content": content})
+        if (jupyter.course / rel).read_bytes() != notebook.read_bytes():
+            changed.append(rel)
+    assert changed == [], "files that JupyterLab's save rewrites"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS_A, ids=ids(CHAPTERS_A))
 def test_chapter_presents_with_rise(jupyter, page, notebook):
     presents_with_rise(jupyter, page, notebook)
 
@@ -71,6 +95,8 @@ def test_rise_opens_markdown_notebooks_from_the_lab_too(jupyter, browser):
         assert button.count() >= 1, "no RISE button in the notebook toolbar"
         assert re.search(r"\.md$", page.locator(".jp-mod-current .lm-TabBar-tabLabel, .lm-TabBar-tab.jp-mod-current")
                          .first.text_content() or "")
+        # Asked on a first start unless the course's settings answer it (the toast shows once the Lab is ready).
+        assert page.get_by_text("official Jupyter news").count() == 0, "JupyterLab's news question"
         assert recorder.outside == [], "requests that left this machine"
     finally:
         context.close()
