@@ -16,7 +16,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # (browsers, servers starting, timeouts it provokes), and a third worker fills it
 # (on 2 cores: 9 min 35 s with two, 7 min 33 s with three). One notebook's cells
 # always stay on one worker (loadfile).
-PYTEST_ARGS ?= -n 4 --dist loadfile
+PYTEST_ARGS ?= -n 3 --dist loadfile
 
 .PHONY: lab test install install-test install-docs clean exercises slides site
 

@@ -14,15 +14,15 @@ checkpoints, autosave) touches the repository. Each notebook opens at
 - render the markdown of every slide: as many markdown and code cells as the
   metadata puts there, every markdown cell rendered, every heading present;
 - fit each slide in a 1280x720 window, without cutting code lines;
-- for a chapter, run from its first slide: Shift+Enter on every code cell the
-  slideshow shows, in slideshow order, as a presenter does, with no error but in
-  the cells tagged ``raises-exception`` (the kernel's messages say what failed);
-  for an exercise or a solution, run one code cell, in a live kernel;
+- run a code cell from inside the slideshow (Shift+Enter), in a live kernel; for
+  a chapter, then run every other code cell the slideshow shows, in slideshow
+  order, in the same kernel: no error but in the cells tagged ``raises-exception``
+  (the kernel's messages say what ran and what failed);
 - ask nothing of any machine but this one (the RISE theme loads no web font).
 
 jupyterlab-rise has had bugs with jupytext notebooks (an empty slideshow, markdown
 cells missing): the first two checks are there for them. Screenshots of each title
-slide, and of the slide where the last cell ran (``-run.png``), go to build/screenshots/rise/.
+slide, and of the slide where a cell ran (``-run.png``), go to build/screenshots/rise/.
 """
 
 from __future__ import annotations
