@@ -1,8 +1,8 @@
 """What tests/test_rise.py and tests/test_rise_practice.py share: a Jupyter server, pages, checks.
 
-The course's notebooks are presented in three modules, half the chapters in each
-of two, exercises and solutions in the third, so that three test workers
-(``--dist loadfile``) share them: presenting one takes a JupyterLab page load, a
+The course's notebooks are presented in four modules, half the chapters in each
+of two, half the exercises and solutions in each of the other two, so that the
+test workers (``--dist loadfile``) share them: presenting one takes a JupyterLab page load, a
 walk through every slide and a run of its cells (a chapter's all, in slideshow
 order). Each module has its own Jupyter server (module fixtures). The checks
 are in test_rise.py's docstring.
@@ -37,7 +37,8 @@ CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]
 # Presenting a chapter runs every cell it shows: the chapters go to two modules, every other
 # one each, so that two test workers share them (tests/test_rise.py, test_rise_chapters_b.py).
 CHAPTERS_A, CHAPTERS_B = CHAPTERS[0::2], CHAPTERS[1::2]
-PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS]  # exercises and solutions: tests/test_rise_practice.py
+PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS]  # exercises and solutions
+PRACTICE_A, PRACTICE_B = PRACTICE[0::2], PRACTICE[1::2]  # test_rise_practice.py, test_rise_practice_b.py
 VIEWPORT = {"width": 1280, "height": 720}
 STARTUP = 60  # seconds for the Jupyter server to answer
 

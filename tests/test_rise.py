@@ -1,8 +1,8 @@
 """Every course notebook presented live with RISE (jupyterlab-rise), in headless Chromium.
 
 Half the chapters here, the other half in tests/test_rise_chapters_b.py, the
-exercises and solutions in tests/test_rise_practice.py (so that three test workers
-share them); the server, pages and checks are in
+exercises and solutions in tests/test_rise_practice.py and test_rise_practice_b.py
+(so that the test workers share them); the server, pages and checks are in
 tests/rise_support.py. One Jupyter server for each module, as ``make lab`` sets it up: the course's
 settings installed by ``jupyter/install_settings.py`` (the same installer as
 ``make lab`` and Binder's ``postBuild``), here into a temporary prefix. It serves
@@ -36,16 +36,17 @@ import requests
 
 from browser_support import ROOT, Requests
 from coursefiles import MYST_HEADER, course_notebooks
-from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, NOTEBOOKS, PRACTICE, VIEWPORT,  # noqa: F401 (fixtures)
-                          context, ids, jupyter, overflowing_slides, page, presents_with_rise)
+from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, NOTEBOOKS, PRACTICE, PRACTICE_A,  # noqa: F401
+                          PRACTICE_B, VIEWPORT, context, ids, jupyter, overflowing_slides, page, presents_with_rise)
 from slide_metadata import slide_plan
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_three_modules_present_every_course_notebook():
-    assert CHAPTERS_A and CHAPTERS_B and PRACTICE
-    assert sorted(CHAPTERS_A + CHAPTERS_B) == CHAPTERS and sorted(CHAPTERS + PRACTICE) == course_notebooks()
+def test_the_four_modules_present_every_course_notebook():
+    assert CHAPTERS_A and CHAPTERS_B and PRACTICE_A and PRACTICE_B
+    assert sorted(CHAPTERS_A + CHAPTERS_B) == CHAPTERS and sorted(PRACTICE_A + PRACTICE_B) == sorted(PRACTICE)
+    assert sorted(CHAPTERS + PRACTICE) == course_notebooks()
 
 
 def test_lab_settings_are_those_of_the_repository(jupyter):

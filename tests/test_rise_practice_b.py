@@ -1,0 +1,18 @@
+"""The other half of the exercise and solution notebooks presented live with RISE.
+
+tests/test_rise_practice.py has the first half: apart so that test workers share the notebooks; the checks, the server and
+the pages are tests/rise_support.py's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rise_support import PRACTICE_B, context, ids, jupyter, page, presents_with_rise  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("notebook", PRACTICE_B, ids=ids(PRACTICE_B))
+def test_practice_notebook_presents_with_rise(jupyter, page, notebook):
+    presents_with_rise(jupyter, page, notebook)
