@@ -15,7 +15,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Three workers, even on two cores: the suite spends much of its time waiting
 # (browsers, servers starting, timeouts it provokes), and a third worker fills it
 # (on 2 cores, from a fresh clone: 9 min 35 s with two, 7 min 33 s with three before
-# the chapters ran in RISE; 11 min 24 s with three, 13 min 34 s with four, after).
+# the chapters ran in RISE; 10 min 21 s with three, 13 min 34 s with four, after).
 # One notebook's cells always stay on one worker (loadfile).
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
