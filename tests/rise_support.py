@@ -322,10 +322,10 @@ class KernelMessages:
         }))
         return msg_id
 
-    def received(self, code: str, taken: set[str], timeout: float) -> str | None:
-        """The msg_id of an execution of ``code`` the kernel received, not one of ``taken``; or None."""
+    def received(self, code: str, timeout: float) -> str | None:
+        """The msg_id of the first execution of ``code`` the kernel received; or None."""
         def found():
-            return next((i for i, c in self.code.items() if c == code and i not in taken), None)
+            return next((i for i, c in self.code.items() if c == code), None)
 
         with self.changed:
             self.changed.wait_for(found, timeout)
@@ -393,7 +393,7 @@ def run_in_slideshow_order(jupyter: Jupyter, page, path: str, nb, plan) -> list[
         for slide, index in shown:
             cell = nb.cells[index]
             where = f"cell {index} (slide {slide['h'] + 1}.{slide['v'] + 1}: {cell.source.strip()[:60]!r})"
-            ran = kernel.received(cell.source, set(), timeout=10) if index == first else kernel.execute(cell.source)
+            ran = kernel.received(cell.source, timeout=10) if index == first else kernel.execute(cell.source)
             if ran is None:
                 return problems + [f"{where}: Shift+Enter in the slideshow did not run it"]
             if not kernel.finished(ran, RUN_SECONDS):
