@@ -1,17 +1,21 @@
 """TCP echo server: sends back every byte it receives, until the client closes.
 
     python -m sandbox echo [--host H] [--port P] [--idle-timeout S] [--max-connections N]
+                           [--certfile PEM --keyfile PEM]
 
 Each client is served by its own thread (socketserver.ThreadingTCPServer), so a
 slow or silent client never blocks the others; at most N at once (the next
 one is told that the server is busy, in one line of text, and closed).
+With --certfile and --keyfile it speaks TLS instead (sandbox/tls.py): the same
+bytes come back, encrypted on the wire.
 """
 
 from __future__ import annotations
 
 import socketserver
+import ssl
 
-from . import common
+from . import common, tls
 
 NAME = "echo"
 DESCRIPTION = "TCP echo server: sends back every byte it receives, until the client closes."
@@ -21,6 +25,10 @@ LIMITS = f"""limits:
                      counted from the last data: echo has no requests with a deadline
   connections        --max-connections at once (default {common.DEFAULT_MAX_CONNECTIONS}); one more is
                      told "server busy" and closed
+  TLS handshake      with --certfile: within {tls.HANDSHAKE_SECONDS} s of connecting (or --idle-timeout, if
+                     shorter), in the client's own thread; a client that fails it (plain TCP,
+                     garbage, a CA it does not trust) is closed with one log line, and the
+                     others are served as before
 """
 EXPOSED = ('anyone who reaches the port can connect. It keeps nothing and sends each client only what '
            'that client sent.')
@@ -51,27 +59,33 @@ class EchoHandler(socketserver.BaseRequestHandler):
                 echoed += len(chunk)
         except TimeoutError:
             ending = f"idle for {self.server.idle_timeout:g} s, closed by server"
-        except ConnectionError:  # reset or broken pipe: the client vanished
+        except (ConnectionError, ssl.SSLError):  # reset, broken pipe, broken TLS: the client vanished
             ending = "connection lost"
         common.log(f"{client} echoed {echoed} bytes, {ending}")
 
 
-class EchoServer(common.SandboxServer, socketserver.ThreadingTCPServer):
-    """Listens on ``address`` and serves each client with an EchoHandler, in a thread of its own."""
+class EchoServer(tls.TLSMixin, common.SandboxServer, socketserver.ThreadingTCPServer):
+    """Listens on ``address`` and serves each client with an EchoHandler, in a thread of its own
+    (over TLS, after a handshake in that thread, when ``tls_context`` is given)."""
 
     def __init__(self, address: tuple[str, int], idle_timeout: float,
-                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS, tls_context: ssl.SSLContext | None = None):
         super().__init__(address, EchoHandler, max_connections)
         self.idle_timeout = idle_timeout  # seconds; read by each EchoHandler
+        self.tls_context = tls_context
+        self.handshake_seconds = min(tls.HANDSHAKE_SECONDS, idle_timeout)  # a silent client, before TLS too
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     common.add_idle_timeout(parser, default=300)
     common.add_max_connections(parser)
+    tls.add_options(parser)
     args = common.parse_args(parser, argv)
-    server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections)
-    common.serve(NAME, server, "tcp")
+    context = tls.server_context(parser, args)
+    server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+                        tls_context=context)
+    common.serve(NAME, server, "tls" if context else "tcp")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A local stand-in for httpbin.org: a server that describes the request it received.
 
-    python -m sandbox httpbin [--host H] [--port P]
+    python -m sandbox httpbin [--host H] [--port P] [--certfile PEM --keyfile PEM]
 
     GET  /get?a=1            your query string, headers and address, as JSON
     POST /post               the same, plus the body: data, form, files and json
@@ -12,7 +12,9 @@ uploads, cookies, authentication) by asking a server to describe the request.
 httpbin.org does exactly that, but no notebook may need the internet, and the
 `httpbin` package on PyPI pins an old greenlet that no longer installs on
 recent Pythons. So here is a small Flask app with the endpoints the course
-uses and the same response shapes, served by waitress.
+uses and the same response shapes, served by waitress. With --certfile and
+--keyfile it speaks HTTPS, served by gunicorn (waitress does no TLS; gunicorn
+runs on Linux and macOS only).
 
 Every error is JSON, as on every Flask server of the sandbox (web.py):
 {"status": 404, "error": "Not Found", "message": "..."}. On purpose, bad input
@@ -30,7 +32,7 @@ import time
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, Unauthorized
 
-from . import common, web
+from . import common, tls, web
 
 NAME = "httpbin"
 DESCRIPTION = "Local stand-in for httpbin.org: describes the request it received (Flask)."
@@ -56,6 +58,8 @@ LIMITS = f"""limits:
                     arrays and objects nested more than {web.MAX_JSON_DEPTH} deep -> 400
   simultaneous      {THREADS} requests at once (waitress threads); more wait their turn
   connections       {CONNECTIONS} open at once, more wait to be accepted; closed after {IDLE_SECONDS} s idle
+  HTTPS             with --certfile: gunicorn, one worker process with {THREADS} threads; a client
+                    that fails the TLS handshake is closed, the others are served as before
 """
 EXPOSED = ('anyone who reaches the port can use it. It sends each request back to its own sender '
            '(headers included, Authorization too) and keeps nothing.')
@@ -254,7 +258,16 @@ def explain(error: HTTPException) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
+    tls.add_options(parser, served_by=", served by gunicorn (Linux and macOS)")
     args = common.parse_args(parser, argv)
+    if tls.server_context(parser, args):  # checked here, with a clear message, rather than in gunicorn's worker
+        if problem := common.gunicorn_problem():
+            parser.error(f"--certfile: {problem}; there, put a reverse proxy that does TLS in front (nginx)")
+        # waitress does no TLS: gunicorn does, with threads as waitress's.
+        common.serve_gunicorn(NAME, create_app(), args.host, args.port, scheme="https", workers=1,
+                              worker_class="gthread", threads=THREADS,
+                              certfile=str(args.certfile), keyfile=str(args.keyfile))
+        return
     common.serve_wsgi(NAME, create_app(), args.host, args.port, max_request_body_size=WAITRESS_BODY_MAX)
 
 

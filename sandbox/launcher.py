@@ -46,6 +46,7 @@ class Server:
         self.scheme = ""
         self.host = ""
         self.port = 0
+        self.ca_file: Path | None = None  # with launch(..., tls=True): the certificate of the CA that signed the server
 
     @property
     def pid(self) -> int:
@@ -139,12 +140,22 @@ def launch(
     Another server's handle as a value stands for its URL:
     ``launch("tap", target=srv)`` (a tap also gets a temporary record file,
     and returns a handle that reads it: see ``sandbox/wire.py``).
+    ``tls=True`` gives the server a certificate for localhost and 127.0.0.1 from
+    the course's own CA (``sandbox/tls.py``); ``srv.ca_file`` is then the CA's
+    certificate, for the client to verify the server with.
     """
     if name not in SERVERS:
         raise ValueError(f"unknown sandbox server {name!r}; choose one of: {', '.join(SERVERS)}")
     if replace and name in _running:
         _running[name].stop()
     options = {key: value.url if isinstance(value, Server) else value for key, value in options.items()}
+    ca_file = None
+    if options.pop("tls", False):
+        from .tls import SERVER_NAMES, course_ca
+
+        ca = course_ca()
+        options["certfile"], options["keyfile"] = ca.issue(*SERVER_NAMES, stem=name)
+        ca_file = ca.cert_file
     temporary_record = name == "tap" and options.get("record") is None
     if temporary_record:
         from .wire import new_record_file
@@ -179,6 +190,7 @@ def launch(
         server = Tap(name, process, output, options["record"], temporary_record, str(options.get("target", "")))
     else:
         server = Server(name, process, output)
+    server.ca_file = ca_file
     announced = threading.Event()
     output_ended = threading.Event()
 
