@@ -212,16 +212,23 @@ def main() -> None:
                 server.stop()
 
     top = max(levels)
+
+    def ratio(name: str, other: str, operation: str) -> str:
+        below = table[other, operation, top]["rps"]
+        if not below:  # a short run on a busy machine: no request of `other` ended within it
+            return " n/a"
+        return f"{table[name, operation, top]['rps'] / below:.2f}"
+
     print(f"\nmessaging / hello-world, both on {args.workers} waitress processes, requests per second at {top} clients:")
     for operation in operations:
-        ratio = table["waitress", operation, top]["rps"] / table["hello", operation, top]["rps"]
         errors = sum(table[name, operation, top]["errors"] for name in ("waitress", "hello"))
-        print(f"  {operation:<13} {ratio:.2f}   (target: at least 0.50, with no error; errors: {errors})")
+        print(f"  {operation:<13} {ratio('waitress', 'hello', operation)}   "
+              f"(target: at least 0.50, with no error; errors: {errors})")
     for other in ("flask-dev", "waitress-1"):
         print(f"\nmessaging: waitress ({args.workers} processes) / {other} at {top} clients:")
         for operation in operations:
-            ratio = table["waitress", operation, top]["rps"] / table[other, operation, top]["rps"]
-            print(f"  {operation:<13} {ratio:.2f}")
+            print(f"  {operation:<13} {ratio('waitress', other, operation)}")
+    print("\n(n/a: no request ended within a run, too short for this machine now: try a longer --seconds)")
 
 
 if __name__ == "__main__":

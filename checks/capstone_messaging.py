@@ -155,9 +155,52 @@ def check_who(get_me, find_user, server, token):
         missing = "nobody has this name ✗ 42"
         found = call(find_user, missing, hint="return None when no user has that name")
         expect(found is None, f"find_user({missing!r}): None", short(found, 100), "return None when no user has that name")
+        far = _user_on_page_two(server)
+        if far is not None:
+            found = call(find_user, far["name"], hint=hint)
+            expect(_is_user(found) and found["id"] == far["id"],
+                   f"find_user({far['name']!r}): user {far['id']}, listed after {CROWD} others whose names contain it",
+                   short(found, 100),
+                   "one page holds 100 users at most: when a page has a \"next\" link, ask for that page too, "
+                   "until there is none")
     finally:
         api.close()
-    return f"get_me() is {me['name']} (user {me['id']}); find_user finds exact names, ignoring case, and None for others"
+    paging = ("; and it reads every page" if far is not None else
+              " (every page: not checked, this server lets nobody register the users it takes)")
+    return (f"get_me() is {me['name']} (user {me['id']}); find_user finds exact names, ignoring case, "
+            f"and None for others{paging}")
+
+
+FAR_NAME = "Page Two Pat"
+CROWD = 100  # the largest page the server gives (?limit=100): the user sits on the next one
+
+
+def _user_on_page_two(server) -> dict | None:
+    """A user whose name is contained in CROWD other names that sort before it, so that no
+    single page of ``GET /users?name=...`` holds it; registered once on the server, if it
+    lets anyone register (the practice server does, a class server does not): else None."""
+    session = api_session(None)
+    base = f"{server.url}/api/v1"
+    try:
+        def register(name):
+            answer = session.post(f"{base}/users", json={"name": name}, timeout=10)
+            if answer.status_code not in (201, 409):  # 409: registered by an earlier run
+                raise PermissionError(answer.status_code)
+
+        listed = session.get(f"{base}/users", params={"name": FAR_NAME, "limit": 1}, timeout=10)
+        if listed.status_code != 200:  # 401: a class server shows its users to the class only
+            return None
+        if listed.json()["total"] < CROWD + 1:
+            for n in range(1, CROWD + 1):  # "Check crowd 001 Page Two Pat" sorts before "Page Two Pat"
+                register(f"Check crowd {n:03} {FAR_NAME}")
+            register(FAR_NAME)
+        last = session.get(f"{base}/users", params={"name": FAR_NAME, "limit": 1, "offset": CROWD}, timeout=10)
+        found = last.json()["items"] if last.status_code == 200 else []
+        return found[0] if found and found[0]["name"] == FAR_NAME else None
+    except (PermissionError, requests.RequestException, ValueError, KeyError):
+        return None
+    finally:
+        session.close()
 
 
 @checker("set_status")

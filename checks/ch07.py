@@ -225,12 +225,12 @@ def check_notes_api(create_app):
 
     bad_bodies = [("a form", {"data": {"text": "x"}}), ("a JSON list", {"json": ["x"]}), ("{}", {"json": {}}),
                   ('{"text": 5}', {"json": {"text": 5}}), ("broken JSON", {"data": "{", "content_type": "application/json"})]
+    body_hint = ('request.get_json(silent=True) is None unless the body is JSON; then check that it is a dict '
+                 'whose "text" is a str, else abort(400, "...")')
     for what, body in bad_bodies:
-        response = flask_request(client, "POST", "/notes", **body)
+        response = flask_request(client, "POST", "/notes", body_hint, **body)  # a view that raises: this hint too
         status = response.status_code if response.status_code in (400, 415) and what == "a form" else 400
-        expect_json_error(response, status, f"POST /notes with {what}",
-                          'request.get_json(silent=True) is None unless the body is JSON; then check that it is a dict '
-                          'whose "text" is a str, else abort(400, "...")')
+        expect_json_error(response, status, f"POST /notes with {what}", body_hint)
     expect_equal(len(_notes(client)), 2, "2 notes after the refused POSTs", "refuse a bad body before storing anything")
 
     expect_json_error(flask_request(client, "GET", "/notes/99"), 404, "GET /notes/99 (no such note)", "abort(404, ...)")

@@ -4,6 +4,7 @@
     python -m sandbox app --app shop.py:create_app  # or a factory that returns it
     python -m sandbox app --app hello.py --server dev
     python -m sandbox app --app hello.py --server gunicorn --workers 4   # Linux, macOS
+    python -m sandbox app --app hello.py --server gunicorn --workers 2 --threads 4
 
 From a notebook: ``srv = launch("app", app="hello.py")``, then ``requests.get(srv.url)``.
 Like every sandbox server it gets a free port, is ready when launch() returns,
@@ -26,7 +27,8 @@ LIMITS = """limits:
 servers:
   waitress  production server, runs everywhere: one process, a pool of threads (default)
   gunicorn  production server for Linux and macOS: a master process and --workers
-            forked worker processes, each serving one request at a time
+            forked worker processes, each serving one request at a time, or
+            --threads at a time (gunicorn's gthread worker, which keeps connections alive)
   dev       Flask's development server: reloads nothing here, for comparison only
 """
 EXPOSED = 'your application, to anyone who reaches the port: it is as safe as you wrote it.'
@@ -69,12 +71,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="which WSGI server runs the application (default: waitress)")
     parser.add_argument("--workers", type=common.positive_integer, default=2, metavar="N",
                         help="gunicorn only: how many worker processes (default: 2)")
+    parser.add_argument("--threads", type=common.positive_integer, default=1, metavar="N",
+                        help="gunicorn only: threads per worker process (default: 1, the sync worker; "
+                        "more: the gthread worker)")
     args = common.parse_args(parser, argv)
     if args.server == "gunicorn" and (problem := common.gunicorn_problem()):
         parser.error(f"{problem}; use --server waitress")
     application = load_app(args.app)
     if args.server == "gunicorn":
-        common.serve_gunicorn(NAME, application, args.host, args.port, workers=args.workers)
+        threads = {"worker_class": "gthread", "threads": args.threads} if args.threads > 1 else {}
+        common.serve_gunicorn(NAME, application, args.host, args.port, workers=args.workers, **threads)
     else:
         common.serve_wsgi(NAME, application, args.host, args.port, dev=args.server == "dev")
 

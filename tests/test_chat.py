@@ -354,8 +354,94 @@ def test_help_lists_the_limits():
     result = subprocess.run([sys.executable, "-m", "sandbox", "chat", "--help"], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0
-    for words in ["limits:", "4096 bytes", "64 KiB", "1009", "1008", "--max-clients", "--history", "--max-poll"]:
+    for words in ["limits:", "4096 bytes", "64 KiB", "1009", "1008", "--max-clients", "--history", "--max-poll",
+                  "event streams"]:
         assert words in result.stdout, words
+
+
+# --- Server-Sent Events --------------------------------------------------------------
+
+
+def sse_events(response: requests.Response) -> Iterator[dict[str, str]]:
+    """The events of a text/event-stream answer, each as {field: value}; comments skipped."""
+    event: dict[str, str] = {}
+    for line in response.iter_lines(decode_unicode=True):
+        if not line:  # a blank line ends an event
+            if event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            event[field] = value.removeprefix(" ")
+
+
+def open_stream(url: str, **headers) -> requests.Response:
+    """GET /api/events, once the server has sent its first event (retry:): from then on it
+    streams every new message. Use it in a ``with`` block, which closes the connection."""
+    r = requests.get(f"{url}/api/events", headers=headers, stream=True, timeout=5)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_an_event_stream_pushes_each_message_with_its_id(server):
+    with open_stream(server.url) as r:
+        assert r.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+        assert r.headers["Cache-Control"] == "no-store"
+        events = sse_events(r)
+        assert next(events) == {"retry": "3000"}  # sent at once: the stream is open
+        posted = [requests.post(f"{server.url}/api/messages", json={"name": "Ada", "text": text}, timeout=5).json()
+                  for text in ["one", "two\nlines"]]
+        got = [next(events), next(events)]
+    assert [set(e) for e in got] == [{"id", "data"}] * 2 and [e["id"] for e in got] == [str(m["id"]) for m in posted]
+    assert [json.loads(e["data"]) for e in got] == posted  # a newline in a text stays inside the JSON
+
+
+def test_last_event_id_resumes_after_that_message(server):
+    for text in ["m1", "m2", "m3"]:
+        requests.post(f"{server.url}/api/messages", json={"name": "Ada", "text": text}, timeout=5)
+    with open_stream(server.url, **{"Last-Event-ID": "1"}) as r:
+        events = sse_events(r)
+        assert next(events) == {"retry": "3000"}
+        assert [json.loads(next(events)["data"])["text"] for _ in range(2)] == ["m2", "m3"]
+    for bad in ["x", "-1", "1.5"]:
+        r = requests.get(f"{server.url}/api/events", headers={"Last-Event-ID": bad}, timeout=5)
+        assert_json_error(r, 400, "Bad Request", "Last-Event-ID")
+
+
+@pytest.fixture
+def quiet_app_server():
+    """The chat in this process (werkzeug, threaded), with 0.2 s of silence before a comment
+    line and room for one connection."""
+    from werkzeug.serving import make_server
+
+    from sandbox.chat import create_app
+
+    server = make_server("127.0.0.1", 0, create_app({"SSE_QUIET": 0.2, "MAX_CLIENTS": 1}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_a_stream_holds_a_connection_until_its_client_is_gone(quiet_app_server):
+    url = quiet_app_server
+    with open_stream(url) as r:
+        events = sse_events(r)
+        assert next(events) == {"retry": "3000"}
+        full = requests.get(f"{url}/api/events", timeout=5)
+        assert_json_error(full, 503, "Service Unavailable", "full")
+        lines = r.iter_lines(decode_unicode=True)
+        assert next(lines) == ": nothing new"  # the comment after 0.2 s of silence
+    deadline = time.monotonic() + 5  # closed: the next comment fails to be written, which frees the slot
+    while (again := requests.get(f"{url}/api/events", stream=True, timeout=5)).status_code == 503:
+        again.close()
+        assert time.monotonic() < deadline, "the stream of a client that left still holds its slot"
+        time.sleep(0.1)
+    again.close()
+    assert again.status_code == 200
 
 
 # --- In the browser ---------------------------------------------------------------

@@ -10,6 +10,8 @@
     GET  /api/history?limit=N     the last messages, oldest first
     GET  /api/poll?since=ID&timeout=S   the messages after ID; if there are none yet, waits up
                                   to S seconds for one (long polling); timeout=0: plain polling
+    GET  /api/events              Server-Sent Events (text/event-stream): each new message as
+                                  "id: ID" and "data: {...}"; send Last-Event-ID: ID to resume after ID
     POST /api/messages            {"name": "Ada", "text": "hi"}: chat without a WebSocket
     GET  /                        a chat page for the browser (static/)
 
@@ -22,8 +24,10 @@ WebSocket protocol (RFC 6455), so the browser's built-in ``WebSocket`` and any
 Python client (the course uses websockets' sync client) talk to it
 directly; its whole API is one decorator; it runs on Flask's development
 server and on gunicorn. Flask-SocketIO speaks Socket.IO, its own protocol on
-top (events, rooms, a fallback to long polling): every client then needs a
-Socket.IO library, and it wants an asynchronous server (eventlet, gevent).
+top (named events, acknowledgements, rooms, reconnection, a fallback to long
+polling): every client then needs a Socket.IO library, and a plain WebSocket
+client cannot talk to it. Since version 5 it needs no eventlet or gevent: its
+threading mode uses simple-websocket, as flask-sock does.
 
 Why Flask's development server (werkzeug), when the other Flask sandboxes use
 waitress: a WebSocket starts as an HTTP request, then takes over its TCP
@@ -86,6 +90,9 @@ LIMITS = f"""limits:
                     no one talks faster than the server can send them their own messages back
   history           the last --history messages (default 100), for /api/history and /api/poll
   poll timeout      0 to --max-poll seconds (default 30); /api/poll waits 10 s unless told
+  event streams     each /api/events stream counts as a connection (--max-clients, --max-per-address;
+                    more -> 503 or 429) and holds a thread; a comment line after {int(DEFAULTS["SSE_QUIET"])} s of silence
+                    tells a stream whose client is gone, which then frees its slot
   idle clients      pinged every {PING_EVERY} s; one that does not answer is disconnected
 """
 EXPOSED = ('the page, to anyone who reaches the port. Without --token, anyone can read the room and '

@@ -13,22 +13,24 @@ import hmac
 import json
 import socket
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.exceptions import BadRequest, ServiceUnavailable, TooManyRequests, Unauthorized
 
 from .. import common, web
 from .room import Member, Room, error_event, name_problem, text_problem
 
 MAX_FRAME = 64 * 1024  # bytes in one WebSocket message on any endpoint: more -> connection closed
 PING_EVERY = 25  # seconds: the server pings each client; one that never answers is dropped
+SSE_RETRY = 3000  # milliseconds an EventSource waits before it reconnects (the stream's "retry:" field)
 DEFAULTS = {
     "HISTORY": 100,  # messages kept, for /api/history and /api/poll
     "MAX_CLIENTS": 200,  # WebSocket connections at once
     "MAX_PER_ADDRESS": 200,  # WebSocket connections at once from one IP address (a class: 10, see __init__.py)
     "TOKEN": None,  # the class token every route but the page needs; None: none needed
     "MAX_POLL": 30.0,  # seconds: the longest wait a long poll may ask for
+    "SSE_QUIET": 15.0,  # seconds of silence after which /api/events sends a comment: a vanished client is noticed
     "SOCK_SERVER_OPTIONS": {"max_message_size": MAX_FRAME, "ping_interval": PING_EVERY},  # for flask-sock
     "MAX_CONTENT_LENGTH": MAX_FRAME,  # Flask answers 413 to a longer HTTP body
 }
@@ -219,6 +221,41 @@ def poll():
     with room.new_message:  # the room's lock; wait_for() releases it while waiting
         room.new_message.wait_for(lambda: room.last_id > since, timeout)
         return room.after(since)  # [] if the time ran out
+
+
+@views.get("/api/events")
+def events():
+    """Server-Sent Events: the room's messages, pushed down one HTTP answer that never ends.
+
+    Each event is a few "field: value" lines and a blank line. ``id:`` is the message's id:
+    a browser's EventSource that loses the connection reconnects after ``retry:`` ms and
+    sends the last id it got in a ``Last-Event-ID`` header, so it misses nothing still in
+    the history. A first connection gets the messages from then on.
+    """
+    room, address, quiet = current_room(), request.remote_addr, current_app.config["SSE_QUIET"]
+    with room.lock:
+        last = room.last_id
+    since = web.number(request.headers.get("Last-Event-ID", str(last)), "Last-Event-ID", 0, 2**53)
+    if refusal := room.admit(address):  # a stream holds a thread as long as a WebSocket: same limits
+        code, problem = refusal
+        raise ServiceUnavailable(problem) if code == 1013 else TooManyRequests(problem)
+
+    def stream():  # runs after the view has returned, while the server sends the answer
+        nonlocal since
+        yield f"retry: {SSE_RETRY}\n\n"
+        while True:
+            with room.new_message:  # as in poll()
+                room.new_message.wait_for(lambda: room.last_id > since, quiet)
+                news = room.after(since)
+            if not news:  # a comment line, which clients ignore: writing it fails once the client is gone
+                yield ": nothing new\n\n"
+            for message in news:  # json.dumps() escapes newlines: the whole event fits on one data line
+                yield f"id: {message['id']}\ndata: {json.dumps(message)}\n\n"
+                since = message["id"]
+
+    response = Response(stream(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    response.call_on_close(lambda: room.release(address))  # when the server closes the stream, however
+    return response
 
 
 @views.post("/api/messages")
