@@ -14,5 +14,7 @@ SERVERS = {
     "chat": ("sandbox.chat", "WebSocket echo and chat room with broadcast (Flask + flask-sock)"),
     "postgres": ("sandbox.postgres", "a throwaway PostgreSQL server in a temporary folder (needs PostgreSQL)"),
     "contacts3": ("sandbox.contacts3", "the same contacts as REST and GraphQL (Flask) and gRPC"),
+    "echo-async": ("sandbox.echo_async", "TCP echo on one asyncio event loop, instead of a thread per client"),
+    "random-async": ("sandbox.random_async", "the random API in FastAPI on uvicorn (ASGI), or your own ASGI app"),
     "tap": ("sandbox.tap", "TCP proxy in front of another server: records every chunk, FIN and reset"),
 }
