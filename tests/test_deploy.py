@@ -5,7 +5,10 @@ that fails when the file is wrong, not only when it is missing.
   from the environment, the API, one JSON log line per request, /healthz;
 - healthcheck.py: exit status 0 for a healthy service, 1 otherwise;
 - nginx.conf: ``nginx -t`` accepts it, and a real nginx with it proxies to the
-  service (Debian's ``nginx``; skipped without it, a failure under CI);
+  service, serves the chat's static files itself and passes its WebSockets on
+  (Debian's ``nginx``; skipped without it, a failure under CI);
+- nginx-tls.conf (chapter 13): the same, with a certificate from the course CA: it
+  redirects HTTP to HTTPS, terminates TLS, sends HSTS;
 - netcourse.service: ``systemd-analyze verify`` accepts it (when available), and
   its essential keys are there;
 - Dockerfile: parsed with dockerfile-parse, then checked: a pinned base image, a
@@ -17,6 +20,8 @@ that fails when the file is wrong, not only when it is missing.
 from __future__ import annotations
 
 import configparser
+import contextlib
+import http.server
 import importlib.util
 import io
 import json
@@ -25,8 +30,10 @@ import re
 import shlex
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,8 +41,10 @@ import flask
 import pytest
 import requests
 from packaging.requirements import Requirement
+from websockets.sync.client import connect
 
 from sandbox import launch
+from sandbox.tls import course_ca
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -157,6 +166,18 @@ def test_served_by_gunicorn_and_checked_by_healthcheck(monkeypatch):
     assert {e["message"] for e in log} == {"started", "request"}
 
 
+@pytest.mark.skipif(os.name == "nt", reason="gunicorn: Linux and macOS only")
+def test_gunicorn_sync_workers_close_connections_and_gthread_keeps_them(monkeypatch):
+    """Chapter 10's measure: the sync worker (default) closes each connection; --threads
+    (gthread) keeps them alive, as the sandbox's `app --threads` asks."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for threads, expected in [(1, "close"), (4, "keep-alive")]:
+        with launch("app", app=DEPLOY / "wsgi.py", server="gunicorn", workers=1, threads=threads,
+                    replace=False) as srv, requests.Session() as session:
+            answers = [session.get(f"{srv.url}/healthz", timeout=5) for _ in range(2)]
+            assert [a.headers.get("Connection") for a in answers] == [expected] * 2, threads
+
+
 # --------------------------------------------------------------------------- requirements
 
 
@@ -185,24 +206,46 @@ def nginx_program() -> str:
     return found
 
 
-def nginx_setup(tmp_path: Path, listen: int, upstream: int) -> list[str]:
-    """Our server block inside a minimal main configuration, every path in tmp_path;
-    the nginx command line (without -t or -g) that uses it."""
+def nginx_setup(tmp_path: Path, listen: int, upstream: int, chat_listen: int = 0, chat: int = 8001,
+                static: Path | None = None) -> list[str]:
+    """Our two server blocks inside a minimal main configuration, every path in tmp_path:
+    the contacts service's on `listen`, proxying to `upstream`; the chat's on `chat_listen`,
+    proxying to `chat`, with its static files from `static`. The nginx command line
+    (without -t or -g) that uses it."""
     ours = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
-    rewritten = (ours.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    contacts, _, chat_part = ours.partition("upstream chat {")
+    assert chat_part, "nginx.conf changed shape: no upstream chat"
+    chat_part = "upstream chat {" + chat_part
+    chat_listen = chat_listen or free_port()
+    rewritten = (contacts.replace("listen 80;", f"listen 127.0.0.1:{listen};")
                  .replace("server 127.0.0.1:8000 ", f"server 127.0.0.1:{upstream} ")
-                 .replace("/var/log/nginx/", f"{tmp_path.as_posix()}/"))
-    assert rewritten.count(str(listen)) == 1 and rewritten.count(f":{upstream} ") == 1, "nginx.conf changed shape"
-    (tmp_path / "netcourse.conf").write_text(rewritten, encoding="utf-8")
+                 + chat_part.replace("listen 80;", f"listen 127.0.0.1:{chat_listen};")
+                 .replace("server 127.0.0.1:8001;", f"server 127.0.0.1:{chat};")
+                 .replace("alias /srv/chat/static/;", f"alias {(static or tmp_path).as_posix()}/;"))
+    rewritten = rewritten.replace("/var/log/nginx/", f"{tmp_path.as_posix()}/")
+    assert rewritten.count(f"127.0.0.1:{listen};") == 1 and rewritten.count(f":{upstream} ") == 1, "nginx.conf changed shape"
+    assert rewritten.count(f"127.0.0.1:{chat_listen};") == 1 and rewritten.count(f":{chat};") == 1, "nginx.conf changed shape"
+    assert "/srv/" not in rewritten and "/var/log" not in rewritten, "nginx.conf changed shape"
+    return nginx_command(tmp_path, rewritten)
+
+
+def nginx_command(tmp_path: Path, ours: str) -> list[str]:
+    """`ours` (server blocks) inside a minimal main configuration, every path in tmp_path; the
+    nginx command line (without -t or -g) that uses it."""
+    (tmp_path / "netcourse.conf").write_text(ours, encoding="utf-8")
     temp = "\n".join(f"    {kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                            "uwsgi", "scgi"))
+    # As root (a container), nginx runs its workers as nobody, who cannot read pytest's folders.
+    user = "user root;" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     (tmp_path / "nginx.conf").write_text(f"""
+{user}
 pid {tmp_path / 'nginx.pid'};
 error_log {tmp_path / 'error.log'};
 worker_processes 1;
 events {{ worker_connections 64; }}
 http {{
     access_log {tmp_path / 'access.log'};
+    types {{ text/css css; text/javascript js; text/html html; }}
 {temp}
     include {tmp_path / 'netcourse.conf'};
 }}
@@ -210,9 +253,34 @@ http {{
     return [nginx_program(), "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")]
 
 
-def test_nginx_accepts_the_configuration(tmp_path):
-    command = nginx_setup(tmp_path, free_port(), 8000)
-    result = subprocess.run(command + ["-t"], capture_output=True, text=True, timeout=30)
+@contextlib.contextmanager
+def running_nginx(command: list[str], port: int, tmp_path: Path):
+    """nginx in the foreground, until the end of the block; ready once `port` accepts connections."""
+    nginx = subprocess.Popen(command + ["-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # nginx prints nothing when ready: wait until it accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if nginx.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"nginx did not start: {nginx.stdout.read()}"
+                                f"{(tmp_path / 'error.log').read_text(errors='replace')}")
+                time.sleep(0.05)
+        yield nginx
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+@pytest.mark.parametrize("setup", [
+    lambda tmp_path: nginx_setup(tmp_path, free_port(), 8000),  # nginx.conf (chapter 10)
+    lambda tmp_path: nginx_tls_setup(tmp_path, free_port(), free_port(), free_port()),  # nginx-tls.conf (13)
+], ids=["nginx.conf", "nginx-tls.conf"])
+def test_nginx_accepts_the_configuration(tmp_path, setup):
+    result = subprocess.run(setup(tmp_path) + ["-t"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
 
@@ -222,20 +290,7 @@ def test_nginx_proxies_to_the_service(tmp_path, monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "1")
     port = free_port()
     with launch("app", app=DEPLOY / "wsgi.py", replace=False) as srv:
-        command = nginx_setup(tmp_path, port, srv.port)
-        nginx = subprocess.Popen(command + ["-g", "daemon off;"], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            deadline = time.monotonic() + 15
-            while True:  # nginx prints nothing when ready: wait until it accepts connections
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if nginx.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"nginx did not start: {nginx.stdout.read()}"
-                                    f"{(tmp_path / 'error.log').read_text(errors='replace')}")
-                    time.sleep(0.05)
+        with running_nginx(nginx_setup(tmp_path, port, srv.port), port, tmp_path):
             url = f"http://127.0.0.1:{port}"
             answer = requests.get(f"{url}/api/contacts", headers={"X-Request-ID": "from-the-client"}, timeout=5)
             assert answer.status_code == 200 and [c["name"] for c in answer.json()] == ["Ada", "Alan", "Grace"]
@@ -245,13 +300,113 @@ def test_nginx_proxies_to_the_service(tmp_path, monkeypatch):
             assert requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"  # from 127.0.0.1: allowed
             too_big = requests.post(f"{url}/api/contacts", data=b"x" * 100_000, timeout=5)
             assert too_big.status_code == 413 and "nginx" in too_big.text  # stopped by nginx, not Python
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
     entries = [json.loads(line) for line in srv.log.splitlines() if line.startswith("{")]
     seen = next(e for e in entries if e.get("request_id") == request_id)
     assert seen["path"] == "/api/contacts" and seen["client"] == "127.0.0.1"
     assert "/api/contacts" in (tmp_path / "netcourse.access.log").read_text()
+
+
+def test_nginx_serves_the_chat_its_static_files_and_websockets(tmp_path):
+    static = tmp_path / "static"
+    shutil.copytree(ROOT / "sandbox" / "chat" / "static", static)
+    port, chat_port = free_port(), free_port()
+    with launch("chat", replace=False) as chat:
+        command = nginx_setup(tmp_path, port, 8000, chat_listen=chat_port, chat=chat.port, static=static)
+        with running_nginx(command, chat_port, tmp_path):
+            url = f"http://127.0.0.1:{chat_port}"
+            page = requests.get(f"{url}/", timeout=5)  # from the chat (Python)...
+            assert page.status_code == 200 and "/static/chat.js" in page.text
+            script = requests.get(f"{url}/static/chat.js", timeout=5)  # ...its files from the disk (nginx)
+            assert script.status_code == 200 and script.content == (static / "chat.js").read_bytes()
+            assert script.headers["Cache-Control"] == "max-age=3600" and "Expires" in script.headers
+            again = requests.get(f"{url}/static/chat.js", headers={"If-Modified-Since": script.headers["Last-Modified"]},
+                                 timeout=5)
+            assert again.status_code == 304 and again.content == b""  # chapter 10: "answers If-Modified-Since with 304"
+            assert requests.get(f"{url}/static/nothing.js", timeout=5).status_code == 404
+            with connect(f"ws://127.0.0.1:{chat_port}/ws/echo", open_timeout=5) as ws:  # through nginx
+                ws.send("through nginx")
+                assert ws.recv(timeout=5) == "through nginx"
+            with connect(f"ws://127.0.0.1:{chat_port}/ws/chat?name=Ada", open_timeout=5) as ws:
+                assert json.loads(ws.recv(timeout=5))["type"] == "join"
+                ws.send("hello from behind nginx")
+                heard = json.loads(ws.recv(timeout=5))
+                assert (heard["type"], heard["from"], heard["text"]) == ("message", "Ada", "hello from behind nginx")
+    assert "GET /static/" not in chat.log and "echo: connected" in chat.log  # nginx served the files alone
+    access = (tmp_path / "chat.access.log").read_text()
+    assert '"GET /ws/echo HTTP/1.1" 101' in access and '"GET /static/chat.js HTTP/1.1" 200' in access
+
+
+def nginx_tls_setup(tmp_path: Path, http: int, https: int, upstream: int) -> list[str]:
+    """deploy/nginx-tls.conf (chapter 13) on ports `http` and `https`, proxying to `upstream`, with a
+    certificate from the course CA for its name and 127.0.0.1, its ACME folder and logs in tmp_path."""
+    ours = (DEPLOY / "nginx-tls.conf").read_text(encoding="utf-8")
+    name = re.search(r"server_name (\S+);", ours)[1]
+    cert, key = course_ca().issue(name, "127.0.0.1")
+    live = f"/etc/letsencrypt/live/{name}/"
+    rewritten = (ours.replace("listen 80;", f"listen 127.0.0.1:{http};")
+                 .replace("listen 443 ssl;", f"listen 127.0.0.1:{https} ssl;")
+                 .replace("server 127.0.0.1:8000 ", f"server 127.0.0.1:{upstream} ")
+                 .replace(f"{live}fullchain.pem", cert.as_posix()).replace(f"{live}privkey.pem", key.as_posix())
+                 .replace("/var/www/letsencrypt", (tmp_path / "acme").as_posix())
+                 .replace("/var/log/nginx/", f"{tmp_path.as_posix()}/"))
+    for old in ("listen 80;", "listen 443 ssl;", "/etc/", "/var/"):
+        assert old not in rewritten, f"nginx-tls.conf changed shape: {old!r} is still there"
+    assert f"server 127.0.0.1:{upstream} " in rewritten, "nginx-tls.conf changed shape: no upstream on 8000"
+    return nginx_command(tmp_path, rewritten)
+
+
+@contextlib.contextmanager
+def headers_echo():
+    """An HTTP server on a free port that answers each GET with the request's headers, as JSON
+    (http.server: httpbin runs under waitress, which drops X-Forwarded-* from untrusted proxies)."""
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(dict(self.headers)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+
+
+def test_nginx_terminates_tls(tmp_path):
+    """Port 80 redirects (but serves ACME's challenge); port 443 speaks TLS 1.2 and 1.3 with HSTS, and tells
+    the application behind it how the client came."""
+    http_port, https_port = free_port(), free_port()
+    challenge = tmp_path / "acme" / ".well-known" / "acme-challenge" / "token-1"
+    challenge.parent.mkdir(parents=True)
+    challenge.write_text("token-1.thumbprint")
+    with headers_echo() as upstream:
+        command = nginx_tls_setup(tmp_path, http_port, https_port, upstream.server_address[1])
+        with running_nginx(command, https_port, tmp_path):
+            plain = requests.get(f"http://127.0.0.1:{http_port}/get?a=1", allow_redirects=False, timeout=5)
+            assert plain.status_code == 301 and plain.headers["Location"] == "https://contacts.example.org/get?a=1"
+            assert requests.get(f"http://127.0.0.1:{http_port}/.well-known/acme-challenge/token-1",
+                                timeout=5).text == "token-1.thumbprint"  # what Let's Encrypt fetches
+            answer = requests.get(f"https://127.0.0.1:{https_port}/get?a=1", verify=course_ca().cert_file, timeout=5)
+            assert answer.status_code == 200 and answer.headers["Server"] == "nginx"
+            assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+            assert answer.json()["X-Forwarded-Proto"] == "https"  # what the application learns
+            with pytest.raises(requests.exceptions.SSLError):  # the system's CAs do not know the course CA
+                requests.get(f"https://127.0.0.1:{https_port}/get", timeout=5)
+            for newest in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):  # ssl_protocols TLSv1.2 TLSv1.3
+                context = ssl.create_default_context(cafile=course_ca().cert_file)
+                context.maximum_version = newest
+                with socket.create_connection(("127.0.0.1", https_port), timeout=5) as raw, \
+                        context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+                    assert conn.version() == newest.name.replace("v1_", "v1.")
+    assert "/get?a=1" in (tmp_path / "contacts_tls.access.log").read_text()
 
 
 # --------------------------------------------------------------------------- systemd

@@ -33,6 +33,13 @@ def test_there_are_chapters():
     assert len(CHAPTERS) >= 1
 
 
+def test_the_road_map_lists_every_chapter():
+    """00's road map has a row "| NN · Title | ..." for each chapter after it, and no other."""
+    road_map = (ROOT / "notebooks" / "00-introduction.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| (\d\d) · ", road_map, flags=re.MULTILINE)
+    assert listed == [p.name[:2] for p in sorted(CHAPTERS) if p.name[:2] != "00"]
+
+
 def test_every_cell_has_slide_metadata(notebook):
     path, nb = notebook
     missing = [
