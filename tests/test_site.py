@@ -30,27 +30,98 @@ from slide_metadata import one_cell_notebook
 
 NOTEBOOKS = course_notebooks()
 SITE = ROOT / "build" / "site"
-pytestmark = pytest.mark.timeout(1500)  # the first test builds the site: every notebook runs once
+pytestmark = pytest.mark.timeout(1500)  # the first test may wait for the build of every deck and page
+
+
+# First the builds of small courses of the tests' own, while another test worker may
+# still be building the real site (`published`): this module waits for it only after them.
+
+
+BROKEN_NOTEBOOK = one_cell_notebook("A broken chapter", "1 / 0")
+
+
+def new_course(folder: Path) -> Path:
+    """A copy of the site's sources, for notebooks of a test's own: the real ones are never touched."""
+    course = folder / "course"
+    (course / "notebooks").mkdir(parents=True)
+    shutil.copytree(ROOT / "sandbox", course / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    return course
+
+
+def test_a_notebook_that_fails_to_execute_fails_the_build(tmp_path):
+    course = new_course(tmp_path)
+    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
+    result = build("site", root=course, check=False)
+    assert result.returncode != 0
+    assert "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
+    assert not (course / "build" / "site").exists(), "no site at all without --keep-going"
+
+
+MATH_NOTEBOOK = BROKEN_NOTEBOOK.replace("# A broken chapter", "# Math\n\nA round trip takes $2d/c$.").replace(
+    "1 / 0", "6 * 7")
 
 
 @pytest.fixture(scope="module")
-def built():
-    """``python -m publish site --keep-going``: executes only the notebooks changed since the last build."""
-    return build("site", "--keep-going", check=False)
+def kept_going(tmp_path_factory):
+    """A course of two notebooks, a broken one and one with math, built with --keep-going
+    (decks and site): its folder and the build's result."""
+    course = new_course(tmp_path_factory.mktemp("keep-going"))
+    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
+    (course / "notebooks" / "02-math.md").write_text(MATH_NOTEBOOK, encoding="utf-8")
+    return course, build("slides", "site", "--keep-going", root=course, check=False)
+
+
+def test_keep_going_builds_the_rest_each_notebook_run_once_for_decks_and_site(kept_going):
+    """With a broken notebook beside: the page with math uses the local MathJax, the decks and
+    the site come from one execution of each notebook, and the build still fails."""
+    course, result = kept_going
+    assert result.returncode != 0 and "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
+    assert result.stdout.count("executing 2 notebook(s)") == 1, result.stdout  # for the decks
+    assert "no notebook to execute: 1 in the cache" in result.stdout, result.stdout  # the site: from the cache
+    site, slides = course / "build" / "site" / "notebooks", course / "build" / "slides" / "notebooks"
+    assert not (site / "01-broken.html").exists() and not (slides / "01-broken.slides.html").exists()
+    assert (slides / "02-math.slides.html").exists()
+    page = (site / "02-math.html").read_text(encoding="utf-8")
+    scripts = [url for url in asset_urls(page) if "MathJax" in url]
+    assert scripts and not [url for url in asset_urls(page) if is_remote(url)], scripts
+    for url in scripts:
+        assert resolve(site / "02-math.html", url).is_file(), url
+    assert re.search(r"<pre>(<span></span>)?42\s*</pre>", page), "the cell's output, from the cache"
+
+
+@pytest.mark.browser
+def test_a_deck_with_math_renders_it_with_the_local_mathjax(kept_going, browser):
+    course, _ = kept_going
+    deck = course / "build" / "slides" / "notebooks" / "02-math.slides.html"
+    html = deck.read_text(encoding="utf-8")
+    assert re.search(r"<pre>42\s*</pre>", html), "the cell's output, executed"
+    assert "../_static/mathjax/MathJax.js" in html
+    assert not [url for url in asset_urls(html) if is_remote(url)]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    recorder = Requests(context)
+    try:
+        page = context.new_page()
+        page.goto(deck.as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        page.wait_for_selector(".MathJax, .MathJax_CHTML, mjx-container", state="attached", timeout=30_000)
+        assert page.evaluate("() => Reveal.getTotalSlides()") == 1
+        assert recorder.outside == []
+    finally:
+        context.close()
+
+
+# The real site, built once for the session (tests/conftest.py's `published`).
 
 
 @pytest.fixture(scope="module")
-def pages(built):
-    assert (SITE / "index.html").exists(), f"no site was built:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+def pages(published):
+    assert (SITE / "index.html").exists(), f"no site was built:\n{published['stdout']}\n{published['stderr']}"
     return sorted(p for p in SITE.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
 
 
 def page_of(notebook: Path) -> Path:
     return SITE / notebook.relative_to(ROOT).with_suffix(".html")
-
-
-def test_make_site_succeeds(built):
-    assert built.returncode == 0, f"python -m publish site failed:\n{built.stdout[-3000:]}\n{built.stderr[-6000:]}"
 
 
 def test_every_notebook_has_a_page_with_its_outputs(pages):
@@ -170,48 +241,3 @@ def test_site_browses_and_searches_offline(served, browser):
         assert errors == [], "JavaScript errors"
     finally:
         context.close()
-
-
-BROKEN_NOTEBOOK = one_cell_notebook("A broken chapter", "1 / 0")
-
-
-@pytest.fixture
-def course(tmp_path):
-    """A copy of the site's sources with notebooks of the test's own: the real ones are never touched."""
-    course = tmp_path / "course"
-    (course / "notebooks").mkdir(parents=True)
-    shutil.copytree(ROOT / "sandbox", course / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
-    return course
-
-
-def test_a_notebook_that_fails_to_execute_fails_the_build(course):
-    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
-    result = build("site", root=course, check=False)
-    assert result.returncode != 0
-    assert "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
-    assert "ZeroDivisionError" in result.stderr
-    assert not (course / "build" / "site").exists(), "no site at all without --keep-going"
-
-
-MATH_NOTEBOOK = BROKEN_NOTEBOOK.replace("# A broken chapter", "# Math\n\nA round trip takes $2d/c$.").replace(
-    "1 / 0", "6 * 7")
-
-
-def test_keep_going_builds_the_rest_each_notebook_run_once_for_decks_and_site(course):
-    """With a broken notebook beside: the page with math uses the local MathJax, the decks and
-    the site come from one execution of each notebook, and the build still fails."""
-    (course / "notebooks" / "01-broken.md").write_text(BROKEN_NOTEBOOK, encoding="utf-8")
-    (course / "notebooks" / "02-math.md").write_text(MATH_NOTEBOOK, encoding="utf-8")
-    result = build("slides", "site", "--keep-going", root=course, check=False)
-    assert result.returncode != 0 and "notebooks/01-broken.md: cell 1 (counting from 0) failed" in result.stderr
-    assert result.stdout.count("executing 2 notebook(s)") == 1, result.stdout  # for the decks
-    assert "no notebook to execute: 1 in the cache" in result.stdout, result.stdout  # the site: from the cache
-    site, slides = course / "build" / "site" / "notebooks", course / "build" / "slides" / "notebooks"
-    assert not (site / "01-broken.html").exists() and not (slides / "01-broken.slides.html").exists()
-    assert (slides / "02-math.slides.html").exists()
-    page = (site / "02-math.html").read_text(encoding="utf-8")
-    scripts = [url for url in asset_urls(page) if "MathJax" in url]
-    assert scripts and not [url for url in asset_urls(page) if is_remote(url)], scripts
-    for url in scripts:
-        assert resolve(site / "02-math.html", url).is_file(), url
-    assert re.search(r"<pre>(<span></span>)?42\s*</pre>", page), "the cell's output, from the cache"

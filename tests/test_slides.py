@@ -10,21 +10,19 @@ headings. A screenshot of each title slide goes to build/screenshots/slides/.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import jupytext
 import pytest
 
-from browser_support import ROOT, Requests, asset_urls, build, is_remote, screenshot_path
-from coursefiles import MYST_HEADER, course_notebooks
+from browser_support import ROOT, Requests, asset_urls, is_remote, screenshot_path
+from coursefiles import course_notebooks
 from slide_metadata import normalized_text, slide_plan, slide_type
 
 NOTEBOOKS = course_notebooks()
 SLIDES = ROOT / "build" / "slides"
-pytestmark = pytest.mark.timeout(1500)  # the first test builds the decks: every notebook runs once
+pytestmark = pytest.mark.timeout(1500)  # the first test may wait for the build of every deck and page
 
 
 def deck_of(notebook: Path, out: Path = SLIDES) -> Path:
@@ -32,23 +30,18 @@ def deck_of(notebook: Path, out: Path = SLIDES) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built():
-    """``python -m publish slides --keep-going``: executes only the notebooks changed since the last build."""
-    return build("slides", "--keep-going", check=False)
-
-
-@pytest.fixture(scope="module")
-def decks(built):
+def decks(published):
     return {notebook: deck_of(notebook) for notebook in NOTEBOOKS}
 
 
-def test_make_slides_succeeds(built):
-    assert built.returncode == 0, f"python -m publish slides failed:\n{built.stdout[-3000:]}\n{built.stderr[-6000:]}"
+def test_make_slides_and_site_succeeds(published):
+    """One build for the decks and the site (tests/conftest.py); tests/test_site.py reads it too."""
+    assert published["returncode"] == 0, f"publish slides site failed:\n{published['stdout']}\n{published['stderr']}"
 
 
 def test_every_notebook_has_a_deck(decks):
     missing = [str(deck.relative_to(ROOT)) for deck in decks.values() if not deck.exists()]
-    assert missing == [], "no deck (did the notebook fail to execute? see test_make_slides_succeeds)"
+    assert missing == [], "no deck (did the notebook fail to execute? see test_make_slides_and_site_succeeds)"
     index = (SLIDES / "index.html").read_text(encoding="utf-8")
     for deck in decks.values():
         assert deck.relative_to(SLIDES).as_posix() in index
@@ -109,7 +102,7 @@ NUMBER_UNDER_ARROWS_JS = """() => {
 def test_deck_shows_every_slide_offline(decks, browser, notebook):
     deck = decks[notebook]
     if not deck.exists():
-        pytest.fail(f"no deck for {notebook.relative_to(ROOT)} (see test_make_slides_succeeds)")
+        pytest.fail(f"no deck for {notebook.relative_to(ROOT)} (see test_make_slides_and_site_succeeds)")
     plan = slide_plan(jupytext.read(notebook))
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     recorder = Requests(context)
@@ -140,49 +133,3 @@ def test_deck_shows_every_slide_offline(decks, browser, notebook):
         assert errors == [], "JavaScript errors"
     finally:
         context.close()
-
-
-MATH_NOTEBOOK = MYST_HEADER + textwrap.dedent("""\
-
-    +++ {"slideshow": {"slide_type": "slide"}}
-
-    # Math
-
-    A round trip takes $2 \\times d / c$ at least.
-
-    ```{code-cell} ipython3
-    ---
-    slideshow:
-      slide_type: subslide
-    ---
-    print(6 * 7)
-    ```
-    """)
-
-
-@pytest.mark.browser
-def test_a_deck_with_math_renders_it_with_the_local_mathjax(tmp_path, browser):
-    course = tmp_path / "course"
-    (course / "notebooks").mkdir(parents=True)
-    (course / "notebooks" / "math.md").write_text(MATH_NOTEBOOK, encoding="utf-8")
-    build("slides", root=course)
-    deck = course / "build" / "slides" / "notebooks" / "math.slides.html"
-    html = deck.read_text(encoding="utf-8")
-    assert re.search(r"<pre>42\s*</pre>", html), "the cell's output, executed"
-    assert "../_static/mathjax/MathJax.js" in html
-    assert not [url for url in asset_urls(html) if is_remote(url)]
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    recorder = Requests(context)
-    try:
-        page = context.new_page()
-        page.goto(deck.as_uri())
-        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
-        page.wait_for_selector(".MathJax, .MathJax_CHTML, mjx-container", state="attached", timeout=30_000)
-        assert Reveal_total(page) == 2
-        assert recorder.outside == []
-    finally:
-        context.close()
-
-
-def Reveal_total(page) -> int:  # noqa: N802 (named after the JavaScript object)
-    return page.evaluate("() => Reveal.getTotalSlides()")
