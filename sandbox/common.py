@@ -171,9 +171,11 @@ class SandboxServer:
             return
         try:
             super().process_request(request, client_address)  # starts the thread
-        except BaseException:  # no thread could start: this connection takes no slot
+        except Exception:  # no thread could start (RuntimeError): this connection takes no slot
             self.free_slots.release()
             raise
+        # Not on KeyboardInterrupt (the server is stopping): it may arrive while start() waits
+        # for a thread that is already running, and that thread gives its slot back itself.
 
     def process_request_thread(self, request: socket.socket, client_address) -> None:
         """The body of each connection's thread: serve the client, close, give the slot back."""

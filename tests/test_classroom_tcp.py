@@ -209,3 +209,50 @@ def test_a_thousand_connections_make_no_more_threads_than_the_limit():
                 conn.close()
         assert served_again("echo", srv.address)
 
+
+
+class _Handler:  # what socketserver calls with each connection: here, nothing to serve
+    def __init__(self, request, client_address, server):
+        pass
+
+
+@pytest.mark.parametrize("failure", ["thread refused", "stopped while starting"])
+def test_a_connection_slot_is_given_back_once_whatever_interrupts_its_thread(monkeypatch, failure):
+    """A thread that cannot start takes no slot; a Ctrl-C (the server stopping) that arrives in
+    Thread.start() after the thread began must not give its slot back a second time: once it
+    did, and the server's log held "ValueError: Semaphore released too many times"."""
+    import socketserver
+    import threading
+
+    from sandbox.common import SandboxServer
+
+    class Server(SandboxServer, socketserver.ThreadingTCPServer):
+        pass
+
+    original_start = threading.Thread.start
+    started = []
+
+    def start(thread):
+        if failure == "thread refused":
+            raise RuntimeError("can't start new thread")
+        original_start(thread)
+        started.append(thread)
+        raise KeyboardInterrupt  # the stop signal, while start() waited for the thread
+
+    server = Server(("127.0.0.1", 0), _Handler, max_connections=2)
+    left, right = socket.socketpair()
+    in_threads = []  # exceptions raised in the connection's thread (the second release raised there)
+    monkeypatch.setattr(threading, "excepthook", lambda hook: in_threads.append(hook.exc_value))
+    try:
+        monkeypatch.setattr(threading.Thread, "start", start)
+        with pytest.raises(RuntimeError if failure == "thread refused" else KeyboardInterrupt):
+            server.process_request(left, ("127.0.0.1", 1))
+        monkeypatch.setattr(threading.Thread, "start", original_start)
+        for thread in started:
+            thread.join(5)
+        assert in_threads == []
+        assert [server.free_slots.acquire(blocking=False) for _ in range(3)] == [True, True, False]
+    finally:
+        server.server_close()
+        left.close()
+        right.close()
