@@ -45,6 +45,7 @@ DESCRIPTION = "HTTP JSON API of random numbers in FastAPI, served by uvicorn (AS
 MAX_N = 1000
 BOUND = 10**15  # |min|, |max| and seed: integers this size are exact in every JSON parser
 PARAMETERS = ("n", "min", "max", "seed")
+WS_MAX_SIZE = 2**20  # bytes in one WebSocket message (an --app with WebSockets): bounded memory per client
 DEFAULTS = {int: (0, 100), float: (0.0, 1.0)}  # (min, max)
 LIMITS = f"""limits:
   n                 1 to {MAX_N} values per request
@@ -56,6 +57,8 @@ LIMITS = f"""limits:
   connections       --max-connections connections and requests at once (default
                     {common.DEFAULT_MAX_CONNECTIONS}); beyond it uvicorn answers 503 Service Unavailable
                     (plain text) and closes
+  WebSocket message with --app: at most 1 MiB (uvicorn's default is 16 MiB); a larger
+                    one closes the connection (1009)
   one event loop    every client shares one thread: an endpoint that blocks
                     (time.sleep, requests.get) stalls them all
 """
@@ -262,7 +265,8 @@ def serve_asgi(name: str, application, host: str, port: int, max_connections: in
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     config = uvicorn.Config(AccessLog(application), log_config=None, access_log=False,
                             limit_concurrency=max_connections, timeout_graceful_shutdown=2,
-                            server_header=False, lifespan="auto")
+                            server_header=False, lifespan="auto",
+                            ws_max_size=WS_MAX_SIZE)  # uvicorn reads a whole message before the app sees it
     server = uvicorn.Server(config)
     common.allow_open_files()
     try:

@@ -199,17 +199,6 @@ def test_too_many_clients():
         assert next_event(second)["text"] == "after the refusal"
 
 
-def test_a_vanished_client_is_removed(server):
-    with (joined(server, "Ada") as ada,
-          socket.create_connection(server.address, timeout=5) as tcp,
-          open_ws(server, "/ws/chat?name=Ghost", sock=tcp) as ghost):  # over our own TCP connection
-        wait_for_own_join(ghost, "Ghost")
-        assert next_event(ada)["name"] == "Ghost"
-        tcp.shutdown(socket.SHUT_RDWR)  # no closing handshake: the TCP connection simply ends
-        event = next_event(ada)
-        assert (event["type"], event["name"], event["users"]) == ("leave", "Ghost", ["Ada"])
-
-
 
 def raw_websocket(server, path: str, receive_buffer: int) -> socket.socket:
     """A WebSocket opened by hand, over a TCP socket that takes at most ``receive_buffer``

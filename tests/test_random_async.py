@@ -182,3 +182,31 @@ def test_no_nagle_delay_between_requests(servers):
             session.get(servers[2].url + INT, timeout=10)
             durations.append(time.perf_counter() - begin)
     assert sorted(durations)[5] < 0.035  # the median; a delayed acknowledgement each: 0.04 s or more
+
+
+WS_ECHO = '''
+async def app(scope, receive, send):  # a WebSocket echo with no limit of its own
+    if scope["type"] != "websocket":
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while (event := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "bytes": event.get("bytes"), "text": event.get("text")})
+'''
+
+
+def test_a_websocket_message_is_bounded_before_the_application_sees_it(tmp_path):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from sandbox.random_async import WS_MAX_SIZE
+
+    (tmp_path / "ws_echo.py").write_text(WS_ECHO, encoding="utf-8")
+    with launch("random-async", app=str(tmp_path / "ws_echo.py"), replace=False) as srv:
+        with connect(f"ws://{srv.host}:{srv.port}/", open_timeout=5, max_size=None) as ws:
+            ws.send(b"x" * WS_MAX_SIZE)
+            assert len(ws.recv(timeout=10)) == WS_MAX_SIZE  # the limit itself: accepted
+            ws.send(b"x" * (WS_MAX_SIZE + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # "message too big"
