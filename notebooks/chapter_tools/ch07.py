@@ -5,8 +5,8 @@
 - ``STD`` and ``FLA`` are the two versions of the random API, ``sandbox/random_api.py``
   (``http.server``) and ``apps/07-random_flask.py`` (Flask); ``excerpt(path, *names)`` gives the
   code lines of some of a file's definitions, ``side_by_side(left, right)`` prints two such
-  excerpts in two columns, and ``code_lines`` and ``definitions`` (which the chapter's checks
-  use too) are what ``excerpt`` is built on.
+  excerpts (or any two lists of lines, under ``titles=``) in two columns, and ``code_lines`` and
+  ``definitions`` (which the chapter's checks use too) are what ``excerpt`` is built on.
 """
 
 from __future__ import annotations
@@ -94,11 +94,12 @@ def excerpt(path, *names):
     return "\n\n".join(blocks).splitlines()    # a blank line between two definitions
 
 
-def side_by_side(left, right, width=56):
-    """Print two lists of lines in two columns, under the names of `STD` and `FLA`,
-    cutting lines longer than `width`."""
+def side_by_side(left, right, width=51, titles=None):
+    """Print two lists of lines in two columns, under `titles` (by default the names of
+    `STD` and `FLA`), cutting lines longer than `width` (51: two columns fit a slide)."""
     cut = lambda line: line if len(line) <= width else line[:width - 1] + "…"
-    print(f"{'http.server: ' + STD.name:<{width}} │ Flask: {FLA.name}")
+    titles = titles or ("http.server: " + STD.name, "Flask: " + FLA.name)
+    print(f"{titles[0]:<{width}} │ {titles[1]}")
     print("─" * width + "─┼─" + "─" * width)
     for a, b in itertools.zip_longest(left, right, fillvalue=""):
         print(f"{cut(a):<{width}} │ {cut(b)}")
