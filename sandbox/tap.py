@@ -68,7 +68,7 @@ def target_address(text: str) -> tuple[str, str, int]:
 
 
 def reset(sock: socket.socket) -> None:
-    """Close ``sock`` with a reset (RST) instead of a normal end (FIN), as a crashed program would."""
+    """Close ``sock`` with a reset (RST) instead of a normal end (FIN), as a program that closes with data unread does."""
     try:
         # SO_LINGER on, for 0 seconds: close() drops what is unsent and sends a reset.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

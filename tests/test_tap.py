@@ -50,7 +50,7 @@ def roundtrip(address, payload: bytes) -> bytes:
 
 
 def send_reset(conn: socket.socket) -> None:
-    """Close with a reset, as a crashed program would (SO_LINGER on, 0 s)."""
+    """Close with a reset, an abort (SO_LINGER on, 0 s)."""
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
 
