@@ -477,7 +477,8 @@ def module_files(root: Path, module: str) -> list[Path]:
     base = root / Path(*module.split("."))
     if base.is_dir():
         return sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    return [base.with_suffix(".py")]
+    # A module and its continuation beside it, if any (httpbin.py, httpbin_more.py): the whole server.
+    return [path for path in (base.with_suffix(".py"), base.with_name(f"{base.name}_more.py")) if path.is_file()]
 
 
 def docstring(path: Path, function: str | None = None) -> str:

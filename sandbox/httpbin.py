@@ -2,10 +2,32 @@
 
     python -m sandbox httpbin [--host H] [--port P] [--certfile PEM --keyfile PEM]
 
-    GET  /get?a=1            your query string, headers and address, as JSON
-    POST /post               the same, plus the body: data, form, files and json
-    GET  /status/404         answers with that status code
-    GET  /                   the list of all the endpoints
+    GET  /get?a=1                your query string, headers and address, as JSON
+    POST /post                   the same, plus the body: data, form, files and json
+         PUT /put, PATCH /patch, DELETE /delete: the same; /anything/... takes any method
+    GET  /headers, /ip, /user-agent    a part of /get's answer
+    GET  /status/404             answers with that status code
+    GET  /delay/2                waits 2 seconds, then answers as /get
+    GET  /cookies, /cookies/set?name=value, /cookies/delete?name   cookies, and a 302
+    GET  /basic-auth/USER/PASSWD 200 with HTTP Basic credentials USER:PASSWD, else 401
+    GET  /bytes/100?seed=1       that many random bytes (the same ones for a seed)
+    GET  /json, /html            a sample document
+    GET  /                       the list of all the endpoints
+  and, in httpbin_more.py:
+    GET  /redirect/3             redirects 3 times (a relative Location), then to /get
+    GET  /absolute-redirect/3    the same, with absolute URLs built from your Host header
+    GET  /redirect-to?url=/get&status_code=307   one redirect, to a path or this server only
+    GET  /gzip, /deflate         /get's answer, compressed (Content-Encoding: gzip or deflate)
+    GET  /range/1000             1000 bytes; "Range: bytes=0-99" gets a part of them (206)
+    GET  /etag/v1                ETag: "v1"; If-None-Match: "v1" -> 304, If-Match: "v2" -> 412
+    GET  /cache                  Last-Modified and ETag; If-Modified-Since or If-None-Match -> 304
+    GET  /cache/60               Cache-Control: public, max-age=60
+    GET  /stream/5               5 lines of JSON, each sent as soon as it is made (chunked)
+    GET  /drip?duration=2&numbytes=10&delay=0   a slow body: 10 bytes over 2 seconds
+    GET  /sse?count=5&delay=1    Server-Sent Events: 5 events, one a second, then the end
+    GET  /unstable?failure_rate=0.5&seed=1   a 500 half of the time (always the same for a seed)
+    GET  /bearer                 200 and your token with "Authorization: Bearer TOKEN", else 401
+    GET  /digest-auth/auth/USER/PASSWD   the same as /basic-auth, with HTTP Digest (RFC 7616)
 
 Why it exists: the notebooks show what a client really sends (headers, forms,
 uploads, cookies, authentication) by asking a server to describe the request.
@@ -21,10 +43,23 @@ Every error is JSON, as on every Flask server of the sandbox (web.py):
 is a 400 where httpbin.org caps or ignores it (/delay/60, /bytes/999999, an
 invalid JSON body): a student sees the mistake. Requests too malformed to
 reach Flask (a garbled request line) get waitress's own plain-text 400.
+
+An uploaded file (multipart/form-data) shows in "files" as on httpbin.org:
+{"field": "its text"} when it is UTF-8, else a data: URL that holds its type
+and its bytes in base64, {"field": "data:image/png;base64,iVBORw0..."};
+several files in one field, a list. Its file name is not shown (httpbin.org
+shows none either).
+
+httpbin_more.py adds its views to this module's Blueprint; their limits are
+here, in LIMITS, with the others (--help prints them). There is no WebSocket
+echo: a WebSocket takes over the TCP connection of its HTTP request, and
+waitress cannot hand a connection over to the application. The chat server
+(python -m sandbox chat) has one, at /ws/echo.
 """
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import time
@@ -40,7 +75,14 @@ MAX_BODY = 10 * 1024 * 1024
 MAX_FORM_FIELD = 500_000  # Flask's default MAX_FORM_MEMORY_SIZE
 MAX_DELAY = 10
 MAX_BYTES = 100 * 1024
+MAX_REDIRECTS = 20  # a chain of /redirect/<n>; requests follows 30, browsers about 20
+MAX_AGE = 365 * 24 * 3600  # /cache/<s>: a year, the longest anyone caches
+MAX_LINES = 100  # /stream/<n>, as httpbin.org
+MAX_DRIP_BYTES = 10 * 1024
+MAX_EVENTS = 100  # /sse
+NONCE_SECONDS = 300  # how long a Digest nonce is good for
 THREADS = common.WAITRESS_OPTIONS["threads"]
+MAX_SLOW = THREADS // 2  # slow bodies (/drip, /sse) sent at once: the other threads stay free
 CONNECTIONS = common.WAITRESS_OPTIONS["connection_limit"]
 IDLE_SECONDS = common.WAITRESS_OPTIONS["channel_timeout"]
 # waitress answers 413 itself to a body beyond this (its default is 1 GiB,
@@ -53,6 +95,18 @@ LIMITS = f"""limits:
   /delay/<s>        0 to {MAX_DELAY} seconds, more -> 400 (httpbin.org waits 10 s instead)
   /bytes/<n>        0 to {MAX_BYTES} bytes (100 KiB), more -> 400
   /status/<code>    200 to 599
+  /redirect/<n>     1 to {MAX_REDIRECTS} redirects; the same for /absolute-redirect/<n>
+  /redirect-to      url: a path, or a URL of this very server (the Host asked for);
+                    any other -> 400, never an open redirect; status_code 301, 302, 303, 307, 308
+  /range/<n>        0 to {MAX_BYTES} bytes; one range (bytes=a-b, a- or -n), else 416
+  /cache/<s>        max-age 0 to {MAX_AGE} seconds (a year)
+  /stream/<n>       0 to {MAX_LINES} lines
+  /drip             numbytes 1 to {MAX_DRIP_BYTES} (10 KiB); delay + duration at most {MAX_DELAY} s
+  /sse              count 1 to {MAX_EVENTS}; (count - 1) x delay at most {MAX_DELAY} s
+  slow bodies       {MAX_SLOW} of /drip and /sse at once (half the threads): more -> 503,
+                    Retry-After: {MAX_DELAY}; the other threads stay free for the rest
+  /unstable         failure_rate 0 to 1; seed 0 to 10**15 (as /bytes)
+  /digest-auth/...  a nonce is good for {NONCE_SECONDS} s, then 401 with stale=true (answer anew)
   JSON body         with Content-Type: application/json, invalid JSON -> 400
                     (httpbin.org answers "json": null instead); an empty body is null;
                     arrays and objects nested more than {web.MAX_JSON_DEPTH} deep -> 400
@@ -116,9 +170,19 @@ def cookie_name(name: str) -> str:
     return name
 
 
-def flat(multidict) -> dict:
+def flat(multidict, shown=lambda value: value) -> dict:
     """{"a": "1"} for ?a=1 but {"a": ["1", "2"]} for ?a=1&a=2, as httpbin.org shows them."""
-    return {key: values[0] if len(values) == 1 else values for key, values in multidict.lists()}
+    return {key: shown(values[0]) if len(values) == 1 else [shown(value) for value in values]
+            for key, values in multidict.lists()}
+
+
+def file_content(file) -> str:
+    """An uploaded file as httpbin.org shows it: its text, or if it is not UTF-8 a data: URL (RFC 2397)."""
+    content = file.read()
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:  # binary: base64 keeps every byte, and the part's Content-Type goes along
+        return f"data:{file.mimetype or 'application/octet-stream'};base64,{base64.b64encode(content).decode()}"
 
 
 def describe(with_body: bool = False) -> dict:
@@ -130,7 +194,7 @@ def describe(with_body: bool = False) -> dict:
         # get_data() then returns "": the body appears in "form" and "files"
         # for a form, in "data" (and "json") otherwise.
         form = flat(request.form)
-        files = {name: file.read().decode("utf-8", "replace") for name, file in request.files.items()}
+        files = flat(request.files, file_content)
         data = request.get_data(as_text=True)  # undecodable bytes become U+FFFD
         info.update(data=data, files=files, form=form, json=web.json_body())  # None if not JSON
     return info
@@ -229,9 +293,13 @@ def basic_auth(user: str, passwd: str):
 @views.get("/bytes/<n>")
 def random_bytes(n: str):
     size = web.number(n, "the number of bytes", 0, MAX_BYTES)
+    return Response(seeded().randbytes(size), mimetype="application/octet-stream")
+
+
+def seeded() -> random.Random:
+    """A random generator, the same one for a given ?seed=: reproducible runs."""
     seed = request.args.get("seed")
-    generator = random.Random(None if seed is None else web.number(seed, "seed", 0, 10**15))
-    return Response(generator.randbytes(size), mimetype="application/octet-stream")
+    return random.Random(None if seed is None else web.number(seed, "seed", 0, 10**15))
 
 
 @views.get("/json")
@@ -242,6 +310,10 @@ def sample_json():
 @views.get("/html")
 def sample_html():
     return Response(SAMPLE_HTML, mimetype="text/html")
+
+
+# More views on the Blueprint above: imported here, once all it takes from this module exists.
+from . import httpbin_more  # noqa: E402, F401
 
 
 def explain(error: HTTPException) -> str | None:

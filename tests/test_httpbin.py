@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import threading
@@ -92,9 +93,14 @@ def test_form_versus_json_versus_raw(httpbin):
 
 
 def test_file_upload(httpbin):
-    body = call(httpbin, "POST", "/post", data={"title": "notes"},
-                files={"doc": ("notes.txt", b"line 1\nline 2\n", "text/plain"), "bin": ("x.bin", b"\xff\x00ok")}).json()
-    assert body["files"] == {"doc": "line 1\nline 2\n", "bin": "\ufffd\x00ok"}
+    files = [("doc", ("notes.txt", b"line 1\nline 2\n", "text/plain")), ("bin", ("x.bin", b"\xff\x00ok")),
+             ("pic", ("a.png", b"\x89PNG\r\n", "image/png")), ("two", ("1.txt", b"one")), ("two", ("2.txt", "twö"))]
+    body = call(httpbin, "POST", "/post", data={"title": "notes"}, files=files).json()
+    assert body["files"] == {"doc": "line 1\nline 2\n",  # text as it is; binary as a data: URL, every byte kept
+                             "bin": "data:application/octet-stream;base64," + base64.b64encode(b"\xff\x00ok").decode(),
+                             "pic": "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n").decode(),
+                             "two": ["one", "twö"]}
+    assert body["files"]["pic"] == "data:image/png;base64,iVBORw0K"
     assert body["form"] == {"title": "notes"}
     assert body["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
     assert body["data"] == ""
