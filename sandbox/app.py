@@ -29,7 +29,8 @@ servers:
   gunicorn  production server for Linux and macOS: a master process and --workers
             forked worker processes, each serving one request at a time, or
             --threads at a time (gunicorn's gthread worker, which keeps connections alive)
-  dev       Flask's development server: reloads nothing here, for comparison only
+  dev       Flask's development server: reloads nothing here; for comparison, and for
+            Flask-SocketIO's WebSockets (chapter 09), which waitress cannot hand over
 """
 EXPOSED = 'your application, to anyone who reaches the port: it is as safe as you wrote it.'
 
