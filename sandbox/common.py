@@ -545,9 +545,18 @@ def serve_gunicorn(name: str, app, host: str, port: int, scheme: str = "http", *
         # Port 0 was replaced by a real port when the socket was bound.
         announce(name, scheme, host, arbiter.LISTENERS[0].sock.getsockname()[1])
 
+    def post_worker_init(worker) -> None:
+        # In a worker, after gunicorn set its signal handlers: Ctrl-C is the master's business.
+        # A Ctrl-C sent to the whole process group (a terminal, a kernel interrupted) also
+        # reaches the workers, and the master then sends each one SIGQUIT: a gthread worker
+        # that got both ran its quit handler inside itself and hung on a lock for ever, an
+        # orphan once the master had gone (seen here twice). The master's signal suffices.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     class Gunicorn(BaseApplication):
         def load_config(self):
             config = {"bind": [host_port(host, port)], "when_ready": when_ready, "proc_name": name,
+                      "post_worker_init": post_worker_init,
                       "loglevel": "warning",  # errors only: the servers log each request themselves, or nothing
                       **settings}
             for key, value in config.items():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -88,6 +90,28 @@ def test_gunicorn_runs_workers_and_stops_them_all(tmp_path):
     assert srv.log.count("app stopped") == 1  # printed by the master only
     gone, alive = psutil.wait_procs(workers, timeout=5)
     assert alive == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal dispositions from Linux's /proc")
+def test_gunicorn_workers_leave_ctrl_c_to_the_master(tmp_path):
+    """A Ctrl-C to the whole group reaches master and workers; the master then stops the
+    workers itself. A gthread worker that also handled the SIGINT could hang for ever."""
+    path = tmp_path / "pid.py"
+    path.write_text(PID_APP, encoding="utf-8")
+    with launch("app", app=path, server="gunicorn", workers=2, threads=2, replace=False) as srv:
+        master = psutil.Process(srv.pid)
+        worker = int(requests.get(srv.url, timeout=5).text)  # a worker that has served: set up
+        status = Path(f"/proc/{worker}/status").read_text()
+        ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+        assert ignored & (1 << (signal.SIGINT - 1))  # the worker ignores SIGINT
+        status = Path(f"/proc/{srv.pid}/status").read_text()
+        ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+        assert not ignored & (1 << (signal.SIGINT - 1))  # the master does not: Ctrl-C stops it
+        workers = master.children()
+        for process in [master, *workers]:  # as a terminal's Ctrl-C: every process of the group
+            process.send_signal(signal.SIGINT)
+        gone, alive = psutil.wait_procs([master, *workers], timeout=10)
+        assert alive == []
 
 
 def test_gunicorn_refuses_zero_workers(app_file):
