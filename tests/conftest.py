@@ -68,15 +68,12 @@ def pytest_collection_modifyitems(session, config, items):
 
     The build takes minutes (it executes every notebook). Started by the first test that asks,
     it held that worker idle meanwhile; started here, during collection, it runs beside the
-    other tests, and the tests that need it are moved to the end of the run. The first
+    other tests, and is usually done when the decks' and the site's tests come. The first
     worker to get here starts it (a file lock decides); the fixture below waits for its result.
     """
     global _builder
-    needs = [item for item in items if "published" in getattr(item, "fixturenames", ())]
-    # Those last (every worker sorts alike, as pytest-xdist requires): the build has time to end.
-    items[:] = [item for item in items if item not in needs] + needs
     folder = _shared_folder(config)
-    if folder is None or not needs:
+    if folder is None or not any("published" in getattr(item, "fixturenames", ()) for item in items):
         return
     with FileLock(folder / "published.lock"):
         if (folder / "published.started").exists():
