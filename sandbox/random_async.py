@@ -38,7 +38,8 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from . import common
-from .random_api import OPENAPI  # the hand-written description: the same API, the same document
+# The hand-written description (the same API, the same document), and the same checks and errors.
+from .random_api import OPENAPI, ApiError, read_number
 
 NAME = "random-async"
 DESCRIPTION = "HTTP JSON API of random numbers in FastAPI, served by uvicorn (ASGI); or your own ASGI app."
@@ -65,14 +66,6 @@ LIMITS = f"""limits:
 EXPOSED = 'anyone who reaches the port can ask for numbers; nothing is kept.'
 
 
-class ApiError(Exception):
-    """Answered to the client as a JSON error: {"status", "error", "message"}."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 class Numbers(BaseModel):
     """The answer of both endpoints: FastAPI checks it and describes it in /openapi.json."""
 
@@ -94,20 +87,6 @@ app = FastAPI(
 app.openapi_version = "3.0.3"
 
 
-def read_number(request: Request, name: str, kind: type, default, low, high):
-    """The query parameter `name` as an int or a float between low and high, else a 400."""
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ApiError(400, f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-    if not low <= value <= high:  # also false for nan
-        raise ApiError(400, f"{name} must be between {low:_} and {high:_}, got {text!r}")
-    return value
-
-
 def random_numbers(request: Request, kind: type) -> dict:
     items = request.query_params.multi_items()  # [(name, value), ...], repeated names included
     for name in dict.fromkeys(name for name, _ in items):  # each name once, in order
@@ -115,12 +94,12 @@ def random_numbers(request: Request, kind: type) -> dict:
             raise ApiError(400, f"unknown query parameter {name!r}; the allowed ones are {', '.join(PARAMETERS)}")
         if len(request.query_params.getlist(name)) > 1:
             raise ApiError(400, f"query parameter {name!r} is given more than once; give it once")
-    n = read_number(request, "n", int, 1, 1, MAX_N)
-    low = read_number(request, "min", kind, DEFAULTS[kind][0], -BOUND, BOUND)
-    high = read_number(request, "max", kind, DEFAULTS[kind][1], -BOUND, BOUND)
+    n = read_number(request.query_params, "n", int, 1, 1, MAX_N)
+    low = read_number(request.query_params, "min", kind, DEFAULTS[kind][0], -BOUND, BOUND)
+    high = read_number(request.query_params, "max", kind, DEFAULTS[kind][1], -BOUND, BOUND)
     if low > high:
         raise ApiError(400, f"min ({low}) must not be greater than max ({high})")
-    seed = read_number(request, "seed", int, None, 0, BOUND)  # not negative: Random(-5) is Random(5)
+    seed = read_number(request.query_params, "seed", int, None, 0, BOUND)  # not negative: Random(-5) is Random(5)
     generator = random.Random(seed)  # our own generator, not the global one shared by every request
     draw = generator.randint if kind is int else generator.uniform
     values = [draw(low, high) for _ in range(n)]
