@@ -1,15 +1,19 @@
 """What several chapters' tools share (10 and 13): servers by role, and files to show.
+And what chapters 04 and 05 share: ``LogLines``, urllib3's log collected in a list.
 
 - ``start(role, name, **options)`` launches a sandbox server for a role ("hello", "secure"...)
   and keeps it in ``servers``, the servers by role: starting a role again first stops the
   server its previous run started, so re-running any cell leaves nothing behind, and the
   chapter's last cell stops them all;
 - ``show(path, first, last)`` shows some lines of a file, highlighted;
-- ``DEPLOY`` is the repository's ``deploy/`` folder.
+- ``DEPLOY`` is the repository's ``deploy/`` folder;
+- ``with LogLines() as lines:`` collects the messages urllib3 (under ``requests``) logs,
+  each connection it opens and each request it sends, in the list ``lines``.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from IPython.display import Code
@@ -44,3 +48,21 @@ def show(path, first=None, last=None):
     end = next(i for i in range(begin + 1, len(lines)) if ends(lines[i])) + 1 if last else len(lines)
     language = {".conf": "nginx", ".service": "ini", ".py": "python", "": "docker"}.get(Path(path).suffix, "text")
     return Code("\n".join(lines[begin:end]), language=language)
+
+
+class LogLines(logging.Handler):
+    """`with LogLines() as lines:` collects urllib3's log messages in the list `lines`."""
+
+    def __enter__(self):
+        self.lines, self.logger = [], logging.getLogger("urllib3")
+        self.level = self.logger.level
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.DEBUG)
+        return self.lines
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
