@@ -17,4 +17,5 @@ SERVERS = {
     "echo-async": ("sandbox.echo_async", "TCP echo on one asyncio event loop, instead of a thread per client"),
     "random-async": ("sandbox.random_async", "the random API in FastAPI on uvicorn (ASGI), or your own ASGI app"),
     "tap": ("sandbox.tap", "TCP proxy in front of another server: records every chunk, FIN and reset"),
+    "udp-echo": ("sandbox.udp_echo", "UDP echo that drops (--loss) and delays (--delay) datagrams, seeded"),
 }
