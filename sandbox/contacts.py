@@ -1,6 +1,7 @@
 """Address book over TCP: newline-delimited JSON, one request per line.
 
     python -m sandbox contacts [--host H] [--port P] [--data FILE] [--idle-timeout S] [--max-connections N]
+                               [faults: --latency T --reset F --cut F --slow B --seed N]
 
 Each request is one JSON object, UTF-8, on one line ending with "\\n":
 ``{"cmd": str, "args": {...}}`` ("args" may be left out). Each response is one
@@ -14,7 +15,9 @@ A connection carries any number of requests, answered in order.
     <- {"status": false, "msg": "no contact named 'Bob'", "data": null}
 
 Send {"cmd": "help"} for the commands. With --data FILE the book is kept in
-that file (JSON) and survives a restart, even a crash: see Book.
+that file (JSON) and survives a restart, even a crash: see Book. The fault
+options (sandbox/faults.py) delay, reset, cut or slow down answers on purpose:
+a change whose answer is lost was made all the same.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import common
+from . import common, faults
 
 NAME = "contacts"
 DESCRIPTION = "Address book over TCP: one JSON request per line, one JSON response per line."
@@ -358,7 +361,8 @@ class ContactsHandler(socketserver.BaseRequestHandler):
 
     def reply(self, client: str, cmd: str, status: bool, msg: str, data: object = None) -> None:
         common.log(f"{client} {cmd} -> {'ok' if status else 'error: ' + msg}")
-        self.request.sendall(response(status, msg, data))  # send() may send only part; sendall() loops
+        # send() may send only part; sendall() loops. The server's faults, if any, apply here.
+        self.server.faults.sendall(self.request, response(status, msg, data), f"{cmd} from {client}")
 
     def discard_input(self) -> None:
         # Closing a socket while the client is still sending makes the system
@@ -379,10 +383,11 @@ class ContactsServer(common.SandboxServer, socketserver.ThreadingTCPServer):
     """Listens on ``address`` and serves each client with a ContactsHandler, in a thread of its own."""
 
     def __init__(self, address: tuple[str, int], book: Book, idle_timeout: float,
-                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS, fault_plan: faults.FaultPlan = faults.NO_FAULTS):
         super().__init__(address, ContactsHandler, max_connections)
         self.book = book  # one book, shared by every client's thread
         self.idle_timeout = idle_timeout  # seconds; read by each ContactsHandler
+        self.faults = fault_plan
 
     def refusal(self, message: str) -> bytes:
         """A client beyond --max-connections gets an error line of the protocol."""
@@ -398,7 +403,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     common.add_idle_timeout(parser, default=300)
     common.add_max_connections(parser)
+    faults.add_faults(parser, faults.TCP)
     args = common.parse_args(parser, argv)
+    fault_plan = faults.from_args(parser, args)
     if args.data and not args.data.parent.is_dir():
         parser.error(f"--data {args.data}: the folder {args.data.parent} does not exist")
     try:
@@ -406,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:  # never start (and later overwrite the file) with a book we could not read
         parser.error(f"{e}\nFix or move that file; it was left unchanged.")
     server = ContactsServer((args.host, args.port), book, idle_timeout=args.idle_timeout,
-                            max_connections=args.max_connections)
+                            max_connections=args.max_connections, fault_plan=fault_plan)
     common.serve(NAME, server, "tcp")
 
 

@@ -1,13 +1,15 @@
 """TCP echo server: sends back every byte it receives, until the client closes.
 
     python -m sandbox echo [--host H] [--port P] [--idle-timeout S] [--max-connections N]
-                           [--certfile PEM --keyfile PEM]
+                           [--certfile PEM --keyfile PEM] [faults: --latency T --reset F --cut F --slow B --seed N]
 
 Each client is served by its own thread (socketserver.ThreadingTCPServer), so a
 slow or silent client never blocks the others; at most N at once (the next
 one is told that the server is busy, in one line of text, and closed).
 With --certfile and --keyfile it speaks TLS instead (sandbox/tls.py): the same
-bytes come back, encrypted on the wire.
+bytes come back, encrypted on the wire. The fault options (sandbox/faults.py)
+make it fail on purpose: each piece it sends back is an answer to delay,
+reset, cut or slow down.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import socketserver
 import ssl
 
-from . import common, tls
+from . import common, faults, tls
 
 NAME = "echo"
 DESCRIPTION = "TCP echo server: sends back every byte it receives, until the client closes."
@@ -55,7 +57,8 @@ class EchoHandler(socketserver.BaseRequestHandler):
                 if not chunk:  # b"": the client closed its side (or shut down writing)
                     break
                 # send() may send only part of the buffer; sendall() loops until all is sent.
-                self.request.sendall(chunk)
+                # (The server's faults, if any, apply here: see sandbox/faults.py.)
+                self.server.faults.sendall(self.request, chunk, f"{len(chunk)} bytes from {client}")
                 echoed += len(chunk)
         except TimeoutError:
             ending = f"idle for {self.server.idle_timeout:g} s, closed by server"
@@ -69,9 +72,11 @@ class EchoServer(tls.TLSMixin, common.SandboxServer, socketserver.ThreadingTCPSe
     (over TLS, after a handshake in that thread, when ``tls_context`` is given)."""
 
     def __init__(self, address: tuple[str, int], idle_timeout: float,
-                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS, tls_context: ssl.SSLContext | None = None):
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS, tls_context: ssl.SSLContext | None = None,
+                 fault_plan: faults.FaultPlan = faults.NO_FAULTS):
         super().__init__(address, EchoHandler, max_connections)
         self.idle_timeout = idle_timeout  # seconds; read by each EchoHandler
+        self.faults = fault_plan
         self.tls_context = tls_context
         self.handshake_seconds = min(tls.HANDSHAKE_SECONDS, idle_timeout)  # a silent client, before TLS too
 
@@ -81,10 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     common.add_idle_timeout(parser, default=300)
     common.add_max_connections(parser)
     tls.add_options(parser)
+    faults.add_faults(parser, faults.TCP)
     args = common.parse_args(parser, argv)
     context = tls.server_context(parser, args)
     server = EchoServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections,
-                        tls_context=context)
+                        tls_context=context, fault_plan=faults.from_args(parser, args))
     common.serve(NAME, server, "tls" if context else "tcp")
 
 

@@ -1,6 +1,7 @@
 """A local stand-in for httpbin.org: a server that describes the request it received.
 
     python -m sandbox httpbin [--host H] [--port P] [--certfile PEM --keyfile PEM]
+                              [faults: --latency T --cut F --slow B --http-errors [S:]F --seed N]
 
     GET  /get?a=1                your query string, headers and address, as JSON
     POST /post                   the same, plus the body: data, form, files and json
@@ -55,6 +56,10 @@ here, in LIMITS, with the others (--help prints them). There is no WebSocket
 echo: a WebSocket takes over the TCP connection of its HTTP request, and
 waitress cannot hand a connection over to the application. The chat server
 (python -m sandbox chat) has one, at /ws/echo.
+
+The fault options (sandbox/faults.py) put a WSGI middleware in front of the
+application: latency, 503 or 429 answers with Retry-After, cut or slow bodies,
+on every endpoint (where /status/503 fails every time, --http-errors fails some).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ import time
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, Unauthorized
 
-from . import common, tls, web
+from . import common, faults, tls, web
 
 NAME = "httpbin"
 DESCRIPTION = "Local stand-in for httpbin.org: describes the request it received (Flask)."
@@ -331,8 +336,12 @@ def explain(error: HTTPException) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     tls.add_options(parser, served_by=", served by gunicorn (Linux and macOS)")
+    faults.add_faults(parser, faults.WSGI)
     args = common.parse_args(parser, argv)
+    fault_plan = faults.from_args(parser, args)
     if tls.server_context(parser, args):  # checked here, with a clear message, rather than in gunicorn's worker
+        if fault_plan.active:  # gunicorn keeps a connection open after a body cut short: the client would wait
+            parser.error("the fault options need waitress, without --certfile")
         if problem := common.gunicorn_problem():
             parser.error(f"--certfile: {problem}; there, put a reverse proxy that does TLS in front (nginx)")
         # waitress does no TLS: gunicorn does, with threads as waitress's.
@@ -340,7 +349,8 @@ def main(argv: list[str] | None = None) -> None:
                               worker_class="gthread", threads=THREADS,
                               certfile=str(args.certfile), keyfile=str(args.keyfile))
         return
-    common.serve_wsgi(NAME, create_app(), args.host, args.port, max_request_body_size=WAITRESS_BODY_MAX)
+    app = faults.wrap(create_app(), fault_plan)  # create_app() itself without faults
+    common.serve_wsgi(NAME, app, args.host, args.port, max_request_body_size=WAITRESS_BODY_MAX)
 
 
 if __name__ == "__main__":

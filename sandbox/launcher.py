@@ -128,6 +128,7 @@ def launch(
     port: int = 0,
     timeout: float = 15.0,
     replace: bool = True,
+    faults: dict | None = None,
     **options,
 ) -> Server:
     """Start sandbox server ``name`` and return once it accepts connections.
@@ -143,12 +144,21 @@ def launch(
     ``tls=True`` gives the server a certificate for localhost and 127.0.0.1 from
     the course's own CA (``sandbox/tls.py``); ``srv.ca_file`` is then the CA's
     certificate, for the client to verify the server with.
+    ``faults={"latency": 0.05, "http_errors": 0.2, "seed": 1}`` makes the server
+    fail on purpose (``sandbox/faults.py``): each name becomes its option
+    (``--latency 0.05 --http-errors 0.2 --seed 1``); ``http_errors`` may also be
+    ``{503: 0.2, 429: 0.1}``. A name the server does not support is refused by it,
+    and SandboxError shows its message (``python -m sandbox NAME --help`` lists them).
     """
     if name not in SERVERS:
         raise ValueError(f"unknown sandbox server {name!r}; choose one of: {', '.join(SERVERS)}")
     if replace and name in _running:
         _running[name].stop()
     options = {key: value.url if isinstance(value, Server) else value for key, value in options.items()}
+    for fault, value in (faults or {}).items():
+        if isinstance(value, dict):  # {503: 0.2, 429: 0.1} -> "503:0.2,429:0.1"
+            value = ",".join(f"{status}:{share}" for status, share in value.items())
+        options[fault] = value
     ca_file = None
     if options.pop("tls", False):
         from .tls import SERVER_NAMES, course_ca

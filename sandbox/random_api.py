@@ -1,6 +1,7 @@
 """HTTP JSON API of random numbers, written with the standard library only.
 
     python -m sandbox random [--host H] [--port P] [--idle-timeout S] [--max-connections N]
+                             [faults: --latency T --reset F --cut F --slow B --http-errors [S:]F --seed N]
 
     GET /api/random/int?n=3&min=1&max=6     three dice rolls
     GET /api/random/float?n=2&seed=42       two floats between 0 and 1, the same every time
@@ -9,6 +10,7 @@
 http.server reads the request line and the headers, then calls do_GET(); all
 the rest is ours: routing, checking the query string, JSON responses, and
 errors as JSON. The course later rewrites this server with Flask, to compare.
+The fault options (sandbox/faults.py) make it fail on purpose: see do_GET().
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import common
+from . import common, faults
 
 NAME = "random"
 DESCRIPTION = "HTTP JSON API of random numbers (standard library only: http.server)."
@@ -204,14 +206,20 @@ class RandomHandler(BaseHTTPRequestHandler):
             self.log_message("connection lost")  # one line, instead of socketserver's traceback
 
     def do_GET(self) -> None:
+        # The server's faults, if any (sandbox/faults.py): the latency, then this answer's fault.
+        what = f"{self.command} {self.path} from {common.peer(self.client_address)}"
+        fault = self.server.faults.before_answer(what)
+        if isinstance(fault, int):  # an HTTP error instead of the answer, with Retry-After
+            body, headers = self.server.faults.error_answer(fault, what)
+            return self.send_json(fault, body, headers)
         url = urlsplit(self.path)
         route = ROUTES.get(url.path)
         try:
             if route is None:
                 raise ApiError(404, f"there is nothing at {url.path}; GET / lists the endpoints")
-            self.send_json(200, route(url.query))
+            self.send_json(200, route(url.query), fault=fault, what=what)
         except ApiError as error:
-            self.send_json_error(error.status, str(error))
+            self.send_json_error(error.status, str(error), fault=fault, what=what)
 
     def do_HEAD(self) -> None:
         self.do_GET()  # send_json() leaves the body out
@@ -237,12 +245,16 @@ class RandomHandler(BaseHTTPRequestHandler):
         # After a malformed request, where the next one starts is unknown: close.
         self.send_json_error(code, message, {"Connection": "close"})
 
-    def send_json_error(self, status: int, message: str, headers: dict | None = None) -> None:
+    def send_json_error(self, status: int, message: str, headers: dict | None = None, **fault) -> None:
         body = {"status": status, "error": HTTPStatus(status).phrase, "message": message}
-        self.send_json(status, body, headers)
+        self.send_json(status, body, headers, **fault)
 
-    def send_json(self, status: int, body: dict, headers: dict | None = None) -> None:
+    def send_json(self, status: int, body: dict, headers: dict | None = None,
+                  fault: str | None = None, what: str = "") -> None:
+        """Answer ``body`` as JSON; ``fault`` (drawn in do_GET) may reset, cut or slow it."""
         data = json.dumps(body).encode() + b"\n"
+        if fault == "reset":  # before any byte of the answer
+            self.server.faults.send(self.request, data, fault, what)  # raises FaultClosed
         self.send_response(status)  # the status line; also logs the request
         self.send_header("Content-Type", "application/json; charset=utf-8")
         # With HTTP/1.1 the length is how the client knows where the body ends.
@@ -256,7 +268,8 @@ class RandomHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            # self.wfile sends on the socket at once (no buffer): the body may follow it there.
+            self.server.faults.send(self.request, data, fault, what)
 
     def log_request(self, code="-", size="-") -> None:
         """One line per response, e.g. ``127.0.0.1:5555 GET /api/random/int?n=3 200``."""
@@ -271,9 +284,10 @@ class RandomServer(common.SandboxServer, ThreadingHTTPServer):
     """Listens on ``address`` and serves each connection with a RandomHandler, in a thread of its own."""
 
     def __init__(self, address: tuple[str, int], idle_timeout: float,
-                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS):
+                 max_connections: int = common.DEFAULT_MAX_CONNECTIONS, fault_plan: faults.FaultPlan = faults.NO_FAULTS):
         super().__init__(address, RandomHandler, max_connections)
         self.idle_timeout = idle_timeout  # seconds; read by each RandomHandler
+        self.faults = fault_plan
 
     def refusal(self, message: str) -> bytes:
         """A client beyond --max-connections gets a 503, the JSON error of send_json_error().
@@ -294,8 +308,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = common.make_parser(NAME, DESCRIPTION, LIMITS, EXPOSED)
     common.add_idle_timeout(parser, default=60)
     common.add_max_connections(parser)
+    faults.add_faults(parser, faults.HTTP)
     args = common.parse_args(parser, argv)
-    server = RandomServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+    server = RandomServer((args.host, args.port), idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+                          fault_plan=faults.from_args(parser, args))
     common.serve(NAME, server, "http")
 
 

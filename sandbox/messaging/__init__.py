@@ -3,6 +3,7 @@
     python -m sandbox messaging [--host H] [--port P] [--db FILE] [--users CSV [--tokens-out CSV]]
                                 [--no-registration] [--rate-limit RATE] [--workers N] [--dev] [--quiet]
                                 [--certfile PEM --keyfile PEM]
+                                [faults: --latency T --cut F --slow B --http-errors [S:]F --seed N]
 
 Users register (or get a token from their instructor), set a status, send
 each other messages and read their own inbox, with ``requests`` or from the web
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from limits import parse_many  # the library under Flask-Limiter
 
-from .. import common
+from .. import common, faults
 from . import roster
 from .app import create_app
 from .validation import LIMITS
@@ -114,7 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keyfile", type=Path, metavar="PEM", help="the private key of --certfile")
     parser.add_argument("--quiet", action="store_true", help="do not print a line for each request")
+    faults.add_faults(parser, faults.WSGI)
     args = common.parse_args(parser, argv)
+    fault_settings = faults.settings(parser, args)  # FaultPlan's arguments: each process makes its own plan
+    if faults.FaultPlan(**fault_settings).active and (args.dev or args.certfile):
+        parser.error("the fault options need waitress: leave out --dev and --certfile")
 
     if args.dev and args.workers > 1:
         parser.error("--workers needs waitress: leave out --dev")
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             "LOG_REQUESTS": not args.quiet,
         }
         try:
-            app = create_app(config)  # creates the database, if needed
+            app = served_app(config, fault_settings)  # creates the database, if needed
             if args.users:
                 add_class(args.users, args.tokens_out, database, temporary=args.db is None)
         except (ValueError, OSError) as e:  # a bad --users file, a --db that is no SQLite file...
@@ -155,8 +160,14 @@ def main(argv: list[str] | None = None) -> None:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             common.serve_wsgi(NAME, app, args.host, args.port, dev=True)
         else:
-            make_app = functools.partial(create_app, config)  # for the other processes, if --workers > 1
+            make_app = functools.partial(served_app, config, fault_settings)  # for the other processes, if --workers > 1
             common.serve_wsgi_workers(NAME, app, make_app, args.host, args.port, args.workers, **WAITRESS_OPTIONS)
+
+
+def served_app(config: dict, fault_settings: dict):
+    """The application of one process: create_app(config), behind the faults asked for (if any).
+    A function at the top of the module: serve_wsgi_workers() calls it in each process."""
+    return faults.wrap(create_app(config), faults.FaultPlan(**fault_settings))
 
 
 def check_https(parser, args) -> None:
