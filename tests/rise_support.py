@@ -37,7 +37,14 @@ CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]
 # Presenting a chapter runs every cell it shows: the chapters go to two modules, every other
 # one each, so that two test workers share them (tests/test_rise.py, test_rise_chapters_b.py).
 CHAPTERS_A, CHAPTERS_B = CHAPTERS[0::2], CHAPTERS[1::2]
-PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS]  # exercises and solutions
+# The exercises and solutions presented: every solution, and one exercise as a sample of the
+# generated form. An exercise is its solution with code replaced by TODOs (tools/make_exercises.py;
+# tests/test_exercises.py keeps them in step): the same slides and markdown, code no taller.
+# test_rise.py's test_every_exercise_makes_the_slides_of_its_solution checks the rest without a
+# browser, so presenting each exercise again (7 s each) would prove nothing more.
+EXERCISES = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "exercises"]
+EXERCISE_SAMPLE = EXERCISES[:1]
+PRACTICE = [n for n in NOTEBOOKS if n not in CHAPTERS and n not in EXERCISES] + EXERCISE_SAMPLE
 PRACTICE_A, PRACTICE_B = PRACTICE[0::2], PRACTICE[1::2]  # test_rise_practice.py, test_rise_practice_b.py
 VIEWPORT = {"width": 1280, "height": 720}
 STARTUP = 60  # seconds for the Jupyter server to answer

@@ -10,6 +10,11 @@ import html
 import re
 
 
+# The longest code line a slide shows uncut, in characters, at the slides' code size
+# (jupyter/slides.css): tests/test_rise.py checks that RISE shows one this long whole.
+MAX_CODE_LINE = 120
+
+
 def slide_type(cell) -> str:
     return (cell.get("metadata", {}).get("slideshow", {}) or {}).get("slide_type") or "-"
 

@@ -8,12 +8,14 @@ malformed markers, and gives the same bytes every time.
 from __future__ import annotations
 
 import importlib.util
+import re
 import textwrap
 
 import jupytext
 import pytest
 
 from coursefiles import MYST_HEADER, ROOT, is_course_notebook, is_notebook
+from slide_metadata import MAX_CODE_LINE, slide_plan
 
 spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
 make_exercises = importlib.util.module_from_spec(spec)
@@ -133,6 +135,32 @@ def test_every_solution_has_an_exercise_with_stubs_and_no_markers():
         text = (ROOT / "exercises" / rel).read_text(encoding="utf-8")
         assert "SOLUTION" not in text.replace("solutions/", ""), rel
         assert "raise NotImplementedError(" in text or "# TODO" in text, rel
+
+
+def _shown_cells(nb) -> list:
+    return [nb.cells[i] for slide in slide_plan(nb) for i in slide["cells"]]
+
+
+@pytest.mark.parametrize("rel", sorted(notebooks_under(ROOT / "solutions")), ids=str)
+def test_every_exercise_makes_the_slides_of_its_solution(rel):
+    """What lets RISE present only one exercise (tests/rise_support.py): every exercise makes the
+    slides its solution makes (solution-only cells aside), with the same headings and kinds of
+    cells, no cell taller than the solution's, and no code line a slide would cut (a TODO's
+    message is often longer than the code it stands for)."""
+    solution = jupytext.read(ROOT / "solutions" / rel)
+    exercise = jupytext.read(ROOT / "exercises" / rel)
+    solution.cells = [c for c in solution.cells if make_exercises.SOLUTION_ONLY not in c.metadata.get("tags", [])]
+
+    def outline(nb):
+        return [(s["h"], s["v"], s["headings"], [nb.cells[i].cell_type for i in s["cells"]]) for s in slide_plan(nb)]
+
+    assert outline(exercise) == outline(solution)
+    for mine, theirs in zip(_shown_cells(exercise), _shown_cells(solution)):
+        lines = re.sub(r"\s*<!--.*?-->", "", mine.source, flags=re.S).splitlines()  # a comment shows nothing
+        assert len(lines) <= len(theirs.source.splitlines()), mine.source[:200]
+        if mine.cell_type == "code":
+            too_long = [line for line in lines if len(line) > MAX_CODE_LINE]
+            assert too_long == [], f"longer than the {MAX_CODE_LINE} characters a slide shows"
 
 
 def test_solutions_are_written_as_jupytext_writes_them():

@@ -38,7 +38,7 @@ from browser_support import ROOT, Requests
 from coursefiles import MYST_HEADER, course_notebooks
 from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, NOTEBOOKS, PRACTICE, PRACTICE_A,  # noqa: F401
                           PRACTICE_B, VIEWPORT, context, ids, jupyter, overflowing_slides, page, presents_with_rise)
-from slide_metadata import slide_plan
+from slide_metadata import MAX_CODE_LINE, slide_plan
 
 pytestmark = pytest.mark.browser
 
@@ -121,6 +121,14 @@ OVERFLOWING = MYST_HEADER + """\
 
 +++ {"slideshow": {"slide_type": "subslide"}}
 
+## Just fits
+
+```{code-cell} ipython3
+x = '""" + "w" * (MAX_CODE_LINE - 6) + """'
+```
+
++++ {"slideshow": {"slide_type": "subslide"}}
+
 ## Too wide
 
 ```{code-cell} ipython3
@@ -137,4 +145,4 @@ def test_the_overflow_check_sees_a_slide_too_tall_or_too_wide(jupyter, page):
     page.wait_for_function("() => document.querySelectorAll('.reveal .jp-RenderedMarkdown h2').length >= 2"
                            " && document.querySelector('.reveal .jp-CodeCell .cm-content')", timeout=60_000)
     found = overflowing_slides(page, slide_plan(nb))
-    assert [line.split(":")[0] for line in found] == ["slide 1.2 (Too tall)", "slide 1.3 (Too wide)"], found
+    assert [line.split(":")[0] for line in found] == ["slide 1.2 (Too tall)", "slide 1.4 (Too wide)"], found
