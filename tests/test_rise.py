@@ -36,8 +36,9 @@ import requests
 
 from browser_support import ROOT, Requests
 from coursefiles import MYST_HEADER, course_notebooks
-from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, NOTEBOOKS, PRACTICE, PRACTICE_A,  # noqa: F401
-                          PRACTICE_B, VIEWPORT, context, ids, jupyter, overflowing_slides, page, presents_with_rise)
+from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, EXERCISE_SAMPLE, EXERCISES, NOTEBOOKS, PRACTICE,  # noqa: F401
+                          PRACTICE_A, PRACTICE_B, VIEWPORT, context, ids, jupyter, overflowing_slides, page,
+                          presents_with_rise)
 from slide_metadata import MAX_CODE_LINE, slide_plan
 
 pytestmark = pytest.mark.browser
@@ -46,7 +47,8 @@ pytestmark = pytest.mark.browser
 def test_the_four_modules_present_every_course_notebook():
     assert CHAPTERS_A and CHAPTERS_B and PRACTICE_A and PRACTICE_B
     assert sorted(CHAPTERS_A + CHAPTERS_B) == CHAPTERS and sorted(PRACTICE_A + PRACTICE_B) == sorted(PRACTICE)
-    assert sorted(CHAPTERS + PRACTICE) == course_notebooks()
+    assert sorted(CHAPTERS + PRACTICE + [n for n in EXERCISES if n not in EXERCISE_SAMPLE]) == course_notebooks()
+    assert len(EXERCISE_SAMPLE) == 1  # the others: test_exercises.py's test_every_exercise_makes_the_slides_of_its_solution
 
 
 def test_lab_settings_are_those_of_the_repository(jupyter):
