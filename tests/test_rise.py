@@ -1,8 +1,9 @@
-"""Every course notebook presented live with RISE (jupyterlab-rise), in headless Chromium.
+"""The course's notebooks presented live with RISE (jupyterlab-rise), in headless Chromium.
 
 Half the chapters here, the other half in tests/test_rise_chapters_b.py, the
-exercises and solutions in tests/test_rise_practice.py and test_rise_practice_b.py
-(so that the test workers share them); the server, pages and checks are in
+solutions and one sample exercise in tests/test_rise_practice.py and test_rise_practice_b.py
+(so that the test workers share them; the other exercises make their solutions' slides,
+which tests/test_exercises.py checks without a browser); the server, pages and checks are in
 tests/rise_support.py. One Jupyter server for each module, as ``make lab`` sets it up: the course's
 settings installed by ``jupyter/install_settings.py`` (the same installer as
 ``make lab`` and Binder's ``postBuild``), here into a temporary prefix. It serves
