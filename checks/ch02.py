@@ -3,15 +3,18 @@
     check_recv_until_closed(recv_until_closed)      step 1
     check_echo_any_length(echo_any_length, echo)    step 2 (echo: the notebook's echo server, optional)
     check_is_listening(is_listening, echo)          step 3
+    check_ask_lines(ask_lines)                          step 4: a client for a line protocol (LineServer)
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 import warnings
 
-from .core import Failure, call, checker, describe_exception, expect, expect_equal, run_with_limit, short
+from .core import (Failure, NotDone, call, checker, describe_exception, expect, expect_equal, run_with_limit, short,
+                   stub_message)
 from .helpers import (LOCALHOST, connected_pair, free_port, full_backlog, in_background, same_connection, sandbox_server,
                       send_in_pieces)
 from .servers import silent_server
@@ -107,7 +110,7 @@ def check_echo_any_length(echo_any_length, echo=None):
         expect(finished, f"echo_any_length({address}, b'hi', timeout=0.5) to give up after 0.5 s on a server that never answers",
                "it was still running after 3 s", timeout_hint)
         expect(error is None or isinstance(error, OSError),
-               "TimeoutError (or a result) from a server that never answers", f"it raised {describe_exception(error)}", timeout_hint)
+               "TimeoutError (or a result) from a server that never answers", _outcome(finished, None, error, 3), timeout_hint)
     return "5 messages from 0 bytes to 64 MB came back unchanged; a server that never answers, given up after the timeout"
 
 
@@ -182,3 +185,210 @@ def check_is_listening(is_listening, echo=None):
                          hang_hint)
     return ("True for the echo server and a silent server, False for a port where nobody listens and after a timeout; "
             "the connection closed")
+
+
+# --- step 4: a client for a line protocol ------------------------------------------------------------------------
+
+
+class LineServer:
+    """The check's own server for step 4: it answers each line it receives with that line in capitals.
+
+    Use it in a ``with`` block: ``with LineServer() as server: ask_lines(server.address, ["hi"])``.
+    Each client is served in a thread of its own. Options, to behave as real servers sometimes do:
+
+    - ``pace``: seconds between the bytes of an answer, sent one by one (0: each reply in one send);
+    - ``answers``: how many lines it answers on a connection before it stops sending (a FIN) (None: all);
+    - ``tail``: bytes it sends after those answers, before the FIN: an answer cut off;
+    - ``silent``: it reads, and never answers.
+    """
+
+    def __init__(self, pace: float = 0.0, answers: int | None = None, tail: bytes = b"", silent: bool = False):
+        self.pace, self.answers, self.tail, self.silent = pace, answers, tail, silent
+        self.connections = 0  # accepted so far
+        self.received: list[bytes] = []  # every complete line received, without its b"\n"
+        self.unfinished = b""  # bytes after the last b"\n" of the last connection
+        self._listener = socket.create_server((LOCALHOST, 0))
+        self._listener.settimeout(0.1)  # so that the accepting thread sees the end of the block
+        self.address = self._listener.getsockname()
+        self._stopped = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def __enter__(self) -> "LineServer":
+        self._threads[0].start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopped.set()
+        for conn in list(self._conns):  # wakes a thread blocked in recv(): a client left its connection open
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in list(self._threads):
+            thread.join(2)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _send(self, conn: socket.socket, data: bytes) -> None:
+        if not self.pace:
+            conn.sendall(data)
+            return
+        for i in range(len(data)):  # one byte at a time: the client's recv() gets pieces of an answer
+            conn.sendall(data[i:i + 1])
+            time.sleep(self.pace)
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece leaves at once
+        buffer, answered = b"", 0
+        with conn:
+            try:
+                while chunk := conn.recv(65536):
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    self.unfinished = buffer
+                    self.received += lines
+                    if self.silent:
+                        continue
+                    for line in lines:
+                        if self.answers is not None and answered >= self.answers:
+                            break
+                        self._send(conn, line.decode("utf-8", "replace").upper().encode("utf-8") + b"\n")
+                        answered += 1
+                    if self.answers is not None and answered >= self.answers:
+                        self._send(conn, self.tail)
+                        conn.shutdown(socket.SHUT_WR)  # a FIN, then read what the client still sends
+                        while conn.recv(65536):
+                            pass
+                        return
+            except OSError:
+                return  # the client reset, or the block ended
+
+
+QUESTIONS = ["hello", "Grüße 👋", " two  spaces ", "x" * 100_000]
+PACED = ["hello", "Grüße 👋"]
+LINES_HINT = ("recv() returns what has arrived, not one answer: keep what you received in a buffer, and take an "
+              'answer out of it only once its b"\\n" is there')
+
+
+def _answers(questions: list[str]) -> list[str]:
+    return [q.upper() for q in questions]
+
+
+def _ask(ask_lines, server: LineServer, questions: list[str], limit: float = 10, **kwargs):
+    """``ask_lines(server.address, questions)``: (finished, value, error), NotDone for a stub."""
+    if ask_lines is Ellipsis or ask_lines is None:
+        raise NotDone("the function is not written yet (it is still ...)")
+    finished, value, error = run_with_limit(ask_lines, (server.address, questions), kwargs, limit)
+    if isinstance(error, NotImplementedError):
+        raise NotDone(stub_message(ask_lines, error))
+    if finished and error is None and value is Ellipsis:
+        raise NotDone("ask_lines() returns ... (Ellipsis)")
+    return finished, value, error
+
+
+def _outcome(finished: bool, value, error, limit: float) -> str:
+    """What a call did, in words: still running, raised, or returned."""
+    if not finished:
+        return f"it was still running after {limit:g} s"
+    return f"it raised {describe_exception(error)}" if error is not None else f"it returned {short(value)}"
+
+
+def _stuck_hint(server: LineServer) -> str:
+    if server.unfinished and not server.received:
+        return ('the server received your bytes but no whole line: each question must end with b"\\n", '
+                "the end of a line, or the server waits for the rest")
+    return "the server answers one line per question: read until you have one answer per question, then stop"
+
+
+@checker("ask_lines")
+def check_ask_lines(ask_lines):
+    """``ask_lines(address, questions, timeout=5.0)`` asks each question as a line, on one connection,
+    and returns the answers; ConnectionError if the server stops before answering them all.
+
+    The server (LineServer) answers each line in capitals; it cuts its answers in 1-byte pieces,
+    stops after some answers, sends half an answer before it stops, or never answers.
+    """
+    with LineServer() as server:
+        finished, got, error = _ask(ask_lines, server, [])
+        expect(finished and error is None, "ask_lines(address, []) to return []", _outcome(finished, got, error, 10),
+               "no question, no answer to wait for")
+        expect_equal(got, [], "no answers for no questions", "no question, no answer to wait for")
+
+    with LineServer() as server:
+        finished, got, error = _ask(ask_lines, server, QUESTIONS)
+        expected = "the 4 answers, in capitals (the last one 100,000 characters long)"
+        if not finished:
+            raise Failure(expected, "it was still running after 10 s", _stuck_hint(server))
+        if error is not None:
+            raise Failure(expected, f"it raised {describe_exception(error)}",
+                          _stuck_hint(server) if isinstance(error, TimeoutError) else LINES_HINT)
+        if server.received != [q.encode("utf-8") for q in QUESTIONS]:
+            raise Failure("the server to receive each question as one line of UTF-8, in order",
+                          f"it received the lines {short(server.received)}",
+                          'one question per line: its text in UTF-8, then b"\\n"; nothing else')
+        if isinstance(got, list) and len(got) == 4 and got[:3] == _answers(QUESTIONS)[:3] and got[3] != QUESTIONS[3].upper():
+            raise Failure("the 100,000-character answer whole",
+                          f"{len(got[3]) if isinstance(got[3], str) else got[3]!r} characters of it", LINES_HINT)
+        if isinstance(got, list) and [a.strip() if isinstance(a, str) else a for a in got] == [a.strip() for a in _answers(QUESTIONS)] \
+                and got != _answers(QUESTIONS):
+            raise Failure("each answer exactly as sent, without only its b\"\\n\"", f"{short(got)}",
+                          "the spaces of an answer are part of it: take away the end of line, nothing more")
+        expect_equal(got, _answers(QUESTIONS), "the answers, one str per question, in order, without their b\"\\n\"",
+                     LINES_HINT)
+        expect(server.connections == 1, "one connection for all the questions",
+               f"{server.connections} connections", "connect once, then ask every question on that connection")
+
+    with LineServer(pace=0.005) as server:
+        finished, got, error = _ask(ask_lines, server, PACED)
+        expected = "the answers of a server that sends them one byte at a time"
+        if not finished:
+            raise Failure(expected, "it was still running after 10 s", LINES_HINT)
+        if isinstance(error, UnicodeDecodeError):
+            raise Failure(expected, f"it raised {describe_exception(error)}",
+                          "a piece may end inside a character (Ü is 2 bytes, 👋 4): decode a whole line, not each piece")
+        if error is not None:
+            raise Failure(expected, f"it raised {describe_exception(error)}", LINES_HINT)
+        expect_equal(got, _answers(PACED), expected, LINES_HINT)
+
+    early_hint = ("the server stopped (recv() returned b\"\") before answering every question: that is an error, say so "
+                  "with ConnectionError instead of returning fewer answers")
+    with LineServer(answers=2) as server:
+        finished, got, error = _ask(ask_lines, server, ["one", "two", "three"])
+        expected = "ConnectionError: the server closed after answering 2 of the 3 questions"
+        expect(finished, expected, "it was still running after 10 s",
+               'recv() returns b"" once the server has closed: stop waiting then')
+        expect(error is not None, expected, f"it returned {short(got)}", early_hint)
+        expect(isinstance(error, ConnectionError), expected, _outcome(finished, got, error, 10), early_hint)
+
+    with LineServer(answers=1, tail=b"TW") as server:
+        finished, got, error = _ask(ask_lines, server, ["one", "two"])
+        expected = 'ConnectionError: the server sent "ONE\\n", then "TW" without its b"\\n", then closed'
+        expect(finished, expected, "it was still running after 10 s", 'recv() returns b"" once the server has closed')
+        expect(error is not None, expected, f"it returned {short(got)}",
+               'an answer ends with b"\\n": bytes left without one when the server closes are an answer cut off')
+        expect(isinstance(error, ConnectionError), expected, _outcome(finished, got, error, 10), early_hint)
+
+    timeout_hint = ("give the connection a timeout (the timeout argument): a server that never answers then ends in "
+                    "TimeoutError instead of a wait for ever")
+    with LineServer(silent=True) as server:
+        finished, got, error = _ask(ask_lines, server, ["anyone?"], limit=3, timeout=0.5)
+        expected = "ask_lines(..., timeout=0.5) to give up with TimeoutError (an OSError) on a server that never answers"
+        expect(finished, expected, "it was still running after 3 s", timeout_hint)
+        expect(isinstance(error, OSError), expected, _outcome(finished, got, error, 3), timeout_hint)
+    return ("4 questions on one connection, a 100 kB answer, answers in 1-byte pieces; ConnectionError when the server "
+            "stops early or cuts an answer; TimeoutError from a silent server")
