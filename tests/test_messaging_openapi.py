@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from messaging_helpers import bearer, new_app, register
+from sandbox.messaging import live
 from sandbox.messaging.openapi import document
 from sandbox.messaging.validation import NOT_BLANK, string
 
@@ -105,13 +106,16 @@ def test_the_docs_page_uses_only_files_from_this_server(client):
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory):
     """The document as Schemathesis reads it from a live application; a user's id and token."""
+    # A live stream (GET /api/v1/events) lasts a minute: here 0.1 s, so that each generated request ends soon.
+    stream_seconds, live.STREAM_SECONDS = live.STREAM_SECONDS, 0.1
     fuzzed_app = new_app(tmp_path_factory.mktemp("fuzz"))
     client = fuzzed_app.test_client()
     user, token = register(client, "Fuzz")
     _, other_token = register(client, "Other")
     for _ in range(3):  # so that the generator may find existing messages too
         client.post(f"{API}/users/{user['id']}/messages", json={"text": "hi"}, headers=bearer(other_token))
-    return schemathesis.openapi.from_wsgi(f"{API}/openapi.json", fuzzed_app), user["id"], token
+    yield schemathesis.openapi.from_wsgi(f"{API}/openapi.json", fuzzed_app), user["id"], token
+    live.STREAM_SECONDS = stream_seconds
 
 
 CHECKS = [

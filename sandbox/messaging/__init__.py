@@ -46,6 +46,8 @@ from limits import parse_many  # the library under Flask-Limiter
 from .. import common, faults
 from . import roster
 from .app import create_app
+from .dashboard import new_token
+from .live import LIVE_STREAMS
 from .validation import LIMITS
 
 NAME = "messaging"
@@ -56,15 +58,18 @@ DEFAULT_RATE_LIMIT = "20/second"
 CLASS_WORKERS = 4  # the --workers of the class command above
 
 # How waitress serves: common.WAITRESS_OPTIONS (sized for a class), plus a
-# body limit. threads (16 there): with waitress's default of 4, a burst of 100
+# body limit, and threads for the live streams. threads (16 there): with waitress's default of 4, a burst of 100
 # clients with open connections stalled it (27 requests/s, p50 1 s, measured
 # with benchmarks/bench_messaging.py); 16 threads served them at ~700/s. More
 # threads do not make one request faster: a process runs one thread's Python
 # at a time. More processes do (--workers): 4 of them read ~2,700 inboxes a
 # second on a laptop with 2 processors. max_request_body_size: waitress
 # refuses larger bodies itself, before the application (which allows 64 KiB,
-# and answers 413 in JSON between the two) reads a byte.
-WAITRESS_OPTIONS = {"max_request_body_size": 1024 * 1024}
+# and answers 413 in JSON between the two) reads a byte. Each live stream
+# (GET /api/v1/events) holds a thread while it is open (see live.py): the
+# streams get threads of their own, on top of those that answer requests.
+THREADS = common.WAITRESS_OPTIONS["threads"] + LIVE_STREAMS
+WAITRESS_OPTIONS = {"max_request_body_size": 1024 * 1024, "threads": THREADS}
 
 EXPOSED = ('the page and the API, to anyone who reaches the port; with --no-registration, nothing but '
            'the page without a token. Over HTTP the tokens travel in clear: give --certfile and '
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             "REGISTRATION_OPEN": not args.no_registration,
             "RATE_LIMIT": rate_limit,
             "LOG_REQUESTS": not args.quiet,
+            "INSTRUCTOR_TOKEN": new_token(),  # one for every process: made here, given to each
         }
         try:
             app = served_app(config, fault_settings)  # creates the database, if needed
@@ -149,11 +155,12 @@ def main(argv: list[str] | None = None) -> None:
                 add_class(args.users, args.tokens_out, database, temporary=args.db is None)
         except (ValueError, OSError) as e:  # a bad --users file, a --db that is no SQLite file...
             parser.exit(2, f"{parser.prog}: error: {e}\n")
+        announce_dashboard(config["INSTRUCTOR_TOKEN"], args)
         if args.certfile:
             # waitress does no TLS: gunicorn does, in worker processes of its own, each
             # with threads as waitress's (on Windows, a reverse proxy in front does it).
             common.serve_gunicorn(NAME, app, args.host, args.port, scheme="https", workers=args.workers,
-                                  worker_class="gthread", threads=common.WAITRESS_OPTIONS["threads"],
+                                  worker_class="gthread", threads=THREADS,
                                   certfile=str(args.certfile), keyfile=str(args.keyfile))
         elif args.dev:
             # Flask's server logs each request itself; ours (LOG_REQUESTS) is enough.
@@ -168,6 +175,15 @@ def served_app(config: dict, fault_settings: dict):
     """The application of one process: create_app(config), behind the faults asked for (if any).
     A function at the top of the module: serve_wsgi_workers() calls it in each process."""
     return faults.wrap(create_app(config), faults.FaultPlan(**fault_settings))
+
+
+def announce_dashboard(token: str, args) -> None:
+    """Where the instructor's dashboard is, with its token: printed once, on stderr, never logged again."""
+    # After # in a URL: the browser keeps it (the page reads it), never sends it, so no log shows it.
+    where = (common.url_of("https" if args.certfile else "http", args.host, args.port) if args.port
+             else "this server")
+    print(f"instructor dashboard: {where}/class#{token} (the token after # opens it: keep it to yourself)",
+          file=sys.stderr, flush=True)
 
 
 def check_https(parser, args) -> None:

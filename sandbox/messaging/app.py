@@ -16,8 +16,10 @@ HTTP method says what to do with them:
     GET    /api/v1/users/<id>/messages/<mid>       one message (to me, or from me)
     PATCH  /api/v1/users/<id>/messages/<mid>       mark my message {"read": true} (or false)
     DELETE /api/v1/users/<id>/messages/<mid>       delete my message -> 204
+    GET    /api/v1/events                          my live events, as Server-Sent Events (see live.py)
     GET    /api/v1/openapi.json and /api/v1/docs   the API's description, and a page to try it
     GET    /                                       the web client (files in static/)
+    /class, /class/api/...                         the instructor's dashboard (see dashboard.py)
 
 "My" means: the request carries the owner's token, ``Authorization: Bearer
 <token>``; without a token the answer is 401, with someone else's 403.
@@ -26,11 +28,12 @@ Reading users needs a token only when registration is closed (a class server).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, current_app, request, send_from_directory, url_for
+from flask import Blueprint, Flask, Response, current_app, request, send_from_directory, url_for
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
@@ -38,14 +41,15 @@ from flask_limiter.util import get_remote_address
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import (
-    Conflict, Forbidden, HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, Unauthorized,
+    Conflict, Forbidden, HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, ServiceUnavailable,
+    Unauthorized,
 )
 
 from .. import web
-from . import db, openapi
+from . import dashboard, db, live, openapi
 from .validation import (
     BODY_MAX, ID_MAX, NAME_MAX, PAGE_DEFAULT, PAGE_MAX, STATUS_MAX, TEXT_MAX,
-    bool_arg, boolean, fields, int_arg, json_body, string,
+    ValidationFailed, bool_arg, boolean, fields, int_arg, json_body, string,
 )
 
 DEFAULTS = {
@@ -54,6 +58,8 @@ DEFAULTS = {
     "RATE_LIMIT": None,  # e.g. "20/second" per client address; None: no limit
     "LOG_REQUESTS": False,  # one line per request on standard output
     "MAX_CONTENT_LENGTH": BODY_MAX,  # Flask answers 413 to a longer body
+    "LIVE_STREAMS": live.LIVE_STREAMS,  # live streams (GET /api/v1/events) open at once in one process
+    "INSTRUCTOR_TOKEN": None,  # the dashboard's secret (/class); None: no dashboard
 }
 # The web page may load its own files and talk to this server only: even if
 # some text slipped into the page as HTML, it could not load or send anything
@@ -73,9 +79,17 @@ def create_app(config: dict | None = None) -> Flask:
         raise ValueError('create_app() needs {"DATABASE": path of the SQLite file}')
     db.create(app.config["DATABASE"])
     app.extensions["messaging.connections"] = threading.local()  # see database()
+    app.extensions["messaging.hub"] = live.Hub(app.config["DATABASE"], app.config["LIVE_STREAMS"])
+    # What the command line says about registration; the dashboard may change it later.
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        db.set_setting(conn, "registration", "open" if app.config["REGISTRATION_OPEN"] else "closed")
+    finally:
+        conn.close()
     app.json.sort_keys = False  # keep fields in the order written, "id" first
 
     app.register_blueprint(api)
+    dashboard.init_app(app)
     app.add_url_rule("/", "web_client", web_client)
     # One JSON shape for every error, whoever raises it: our views, Flask's
     # routing (404, 405), its body size limit (413), Flask-Limiter (429).
@@ -131,7 +145,13 @@ def current_user() -> dict:
     if user is None:
         raise Unauthorized("This token belongs to no user: check that you copied all of it.",
                            www_authenticate=WWWAuthenticate("Bearer", {"error": "invalid_token"}))
+    dashboard.saw(user["id"])
     return user
+
+
+def registration_open() -> bool:
+    """Whether anyone may register: set by the command line, changed from the dashboard (for every process)."""
+    return db.setting(database(), "registration", "open") == "open"
 
 
 def require_reader() -> None:
@@ -139,7 +159,7 @@ def require_reader() -> None:
     since a token is then one request away; only the class when the instructor hands
     out the accounts (--no-registration), so that a class server on a network does not
     show its roster to whoever reaches it."""
-    if not current_app.config["REGISTRATION_OPEN"]:
+    if not registration_open():
         current_user()
 
 
@@ -200,7 +220,7 @@ def list_users():
 
 @api.post("/users")
 def register():
-    if not current_app.config["REGISTRATION_OPEN"]:
+    if not registration_open():
         raise Forbidden("Registration is closed on this server: ask your instructor for your token.")
     name = fields(json_body(), {"name": string(1, NAME_MAX, not_blank=True)})["name"]
     created = db.add_user(database(), name)
@@ -279,6 +299,58 @@ def delete_message(user_id: int, message_id: int):
     return "", 204  # No Content: done, nothing to say
 
 
+# --- live events --------------------------------------------------------------------
+
+
+@api.get("/events")
+def events():
+    """My events as they happen, as Server-Sent Events (live.py says how, and why so)."""
+    me = current_user()
+    types, after = event_types(), last_event_id()
+    conn = database()
+    db.record_live(conn, me["id"])
+    hub = current_app.extensions["messaging.hub"]
+    try:
+        subscriber, seen = hub.subscribe(conn, me["id"], types)
+    except live.TooManyStreams:
+        raise ServiceUnavailable(f"This server already sends {hub.max_streams} live streams: try again shortly.",
+                                 retry_after=5) from None
+    try:
+        missed = live.replay(conn, me["id"], after, seen, types) if after is not None else []
+    except BaseException:
+        hub.unsubscribe(subscriber)
+        raise
+    # waitress says when the client has gone; Flask's development server cannot.
+    disconnected = request.environ.get("waitress.client_disconnected", lambda: False)
+    body = live.stream(hub, subscriber, missed, max(seen, after or 0), disconnected)
+    headers = {"Cache-Control": "no-store",  # a live answer is no one's to keep
+               "X-Accel-Buffering": "no"}  # a proxy (nginx) passes each event on at once
+    return Response(body, mimetype="text/event-stream", headers=headers)
+
+
+def event_types() -> set[str]:
+    """?types=message,read: only these events (default: all); a reset always comes."""
+    text = request.args.get("types")
+    if text is None:
+        return set(live.TYPES)
+    asked = text.split(",")
+    if not text or not set(asked) <= set(live.TYPES):
+        raise ValidationFailed({"types": f"must be event types separated by commas, among {', '.join(live.TYPES)}; "
+                                         f"not {text[:60]!r}"})
+    return {*asked, "reset"}
+
+
+def last_event_id() -> int | None:
+    """The Last-Event-ID header: the id of the last event the client got, when it reconnects."""
+    text = request.headers.get("Last-Event-ID")
+    if text is None:  # the first connection (a browser sends none before it has seen an id)
+        return None
+    if not re.fullmatch(r"[0-9]{1,19}", text) or int(text) > ID_MAX:
+        raise ValidationFailed({"Last-Event-ID": f"must be the id of an event, an integer from 0 to {ID_MAX}, "
+                                                 f"not {text[:30]!r}"})
+    return int(text)
+
+
 # --- the description and the pages --------------------------------------------------
 
 
@@ -311,8 +383,8 @@ def finish(response):
     # Browsers must take the Content-Type as given, never guess ("sniff") that
     # a JSON answer holding <script> is a web page.
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if response.status_code != 429:
-        # Flask-Limiter sends Retry-After with every answer; it means something only with a 429.
+    if response.status_code not in (429, 503):
+        # Flask-Limiter sends Retry-After with every answer; it means something only with a 429 (or a 503).
         response.headers.pop("Retry-After", None)
     return response
 

@@ -48,7 +48,55 @@ CREATE TABLE IF NOT EXISTS messages (
 -- An inbox is read by recipient, newest (highest id) first: this index has
 -- them in that order, so a page costs the same with 10 or 100,000 messages.
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient_id, id);
-"""
+
+-- What live subscribers are told (see live.py): one row per event and per
+-- user it concerns (user_id NULL: everyone). The triggers below write them,
+-- inside the very statement that changes a message or a status: the change
+-- and its event are committed together, or not at all, and each write stays
+-- one statement (see connect() for why that matters).
+CREATE TABLE IF NOT EXISTS events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a client resumes "after event N"
+    type        TEXT    NOT NULL,                   -- message, read, status, reset
+    user_id     INTEGER,                            -- whose event it is; NULL: everyone's
+    data        TEXT    NOT NULL,                   -- JSON, as the client receives it
+    created_at  TEXT    NOT NULL
+);
+-- What the instructor's dashboard shows: when each student was last seen, and
+-- when the server first saw them do each step of the capstone.
+CREATE TABLE IF NOT EXISTS activity (
+    user_id          INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    last_request_at  TEXT,
+    status_at        TEXT,
+    read_at          TEXT,
+    live_at          TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TRIGGER IF NOT EXISTS message_event AFTER INSERT ON messages BEGIN
+    INSERT INTO events (type, user_id, data, created_at)
+    SELECT 'message', who, json_object(
+        'id', NEW.id, 'sender_id', NEW.sender_id,
+        'sender_name', (SELECT name FROM users WHERE id = NEW.sender_id),
+        'recipient_id', NEW.recipient_id, 'text', NEW.text, 'created_at', NEW.created_at,
+        'read', json(CASE WHEN NEW.read THEN 'true' ELSE 'false' END)), NEW.created_at
+    FROM (SELECT NEW.recipient_id AS who UNION SELECT NEW.sender_id);  -- UNION: once if sent to oneself
+END;
+CREATE TRIGGER IF NOT EXISTS read_event AFTER UPDATE OF read ON messages WHEN NEW.read != OLD.read BEGIN
+    INSERT INTO events (type, user_id, data, created_at)
+    SELECT 'read', who, json_object('id', NEW.id, 'sender_id', NEW.sender_id, 'recipient_id', NEW.recipient_id,
+                                    'read', json(CASE WHEN NEW.read THEN 'true' ELSE 'false' END)), NOW
+    FROM (SELECT NEW.recipient_id AS who UNION SELECT NEW.sender_id);
+    INSERT INTO activity (user_id, read_at) SELECT NEW.recipient_id, NOW WHERE NEW.read
+    ON CONFLICT (user_id) DO UPDATE SET read_at = coalesce(read_at, excluded.read_at);
+END;
+CREATE TRIGGER IF NOT EXISTS status_event AFTER UPDATE OF status ON users BEGIN
+    INSERT INTO events (type, user_id, data, created_at)
+    VALUES ('status', NULL, json_object('id', NEW.id, 'name', NEW.name, 'status', NEW.status,
+                                        'created_at', NEW.created_at), NOW);
+    INSERT INTO activity (user_id, status_at) VALUES (NEW.id, NOW)
+    ON CONFLICT (user_id) DO UPDATE SET status_at = coalesce(status_at, excluded.status_at);
+END;
+""".replace("NOW", "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')")  # the format of now() below
 
 USER = "SELECT id, name, status, created_at FROM users"
 MESSAGE = """SELECT m.id, m.sender_id, s.name AS sender_name, m.recipient_id, m.text, m.created_at, m.read
@@ -249,3 +297,107 @@ def set_read(conn: sqlite3.Connection, recipient_id: int, message_id: int, read:
 
 def delete_message(conn: sqlite3.Connection, message_id: int) -> None:
     conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+
+# --- events, for live subscribers (live.py) ------------------------------------
+
+
+def last_event_id(conn: sqlite3.Connection) -> int:
+    """The id of the latest event (0 if none yet)."""
+    # sqlite_sequence holds AUTOINCREMENT's counter: right even when the events were pruned.
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return row[0] if row else 0
+
+
+def events_after(conn: sqlite3.Connection, after: int, user_id: int | None = None, limit: int = 500) -> list[dict]:
+    """The events with an id above ``after``, oldest first: all of them, or those of ``user_id`` (and everyone's).
+
+    Ids grow in the order the events were committed, because SQLite lets one
+    writer at a time commit, and gives the next id inside that writer's
+    transaction: a reader that saw event N has seen all the events before it.
+    That is what makes "give me what came after N" miss nothing. (In a
+    database with concurrent writers, such as PostgreSQL, a sequence's ids
+    may become visible out of order.)
+    """
+    rows = conn.execute(
+        "SELECT id, type, user_id, data FROM events WHERE id > ? AND (? IS NULL OR user_id = ? OR user_id IS NULL) "
+        "ORDER BY id LIMIT ?", (after, user_id, user_id, limit),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def first_event_id(conn: sqlite3.Connection) -> int | None:
+    """The oldest event still kept, or None."""
+    return conn.execute("SELECT min(id) FROM events").fetchone()[0]
+
+
+def prune_events(conn: sqlite3.Connection, seconds: int) -> None:
+    """Forget the events older than ``seconds``: a client away longer reloads everything."""
+    conn.execute("DELETE FROM events WHERE created_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)", (f"-{seconds} seconds",))
+
+
+# --- the instructor's view (dashboard.py) -----------------------------------------
+
+
+def setting(conn: sqlite3.Connection, key: str, default: str) -> str:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))
+
+
+def record_requests(conn: sqlite3.Connection, last_seen: dict[int, str]) -> None:
+    """When each user was last seen: {user id: time}, kept in memory by each process and written now and then."""
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO activity (user_id, last_request_at) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET last_request_at = max(coalesce(last_request_at, ''), excluded.last_request_at)",
+            [(user_id, at, user_id) for user_id, at in last_seen.items()],
+        )
+
+
+def record_live(conn: sqlite3.Connection, user_id: int) -> None:
+    """The first time ``user_id`` subscribed to live events."""
+    conn.execute("INSERT INTO activity (user_id, live_at) VALUES (?, ?) "
+                 "ON CONFLICT (user_id) DO UPDATE SET live_at = coalesce(live_at, excluded.live_at)", (user_id, now()))
+
+
+def roster(conn: sqlite3.Connection) -> list[dict]:
+    """Every user, by name, with what the dashboard shows of them."""
+    rows = conn.execute("""
+        SELECT u.id, u.name, u.status, u.created_at, a.last_request_at, a.status_at, a.read_at, a.live_at,
+               (SELECT count(*) FROM messages WHERE sender_id = u.id) AS sent,
+               (SELECT min(created_at) FROM messages WHERE sender_id = u.id) AS sent_at,
+               (SELECT count(*) FROM messages WHERE recipient_id = u.id) AS received
+        FROM users AS u LEFT JOIN activity AS a ON a.user_id = u.id
+        ORDER BY u.name, u.id""").fetchall()
+    return [{
+        **user_json(row), "last_request_at": row["last_request_at"], "sent": row["sent"], "received": row["received"],
+        # The capstone's steps, each with when the server first saw it (null: not yet).
+        "steps": {"registered": row["created_at"], "status": row["status_at"], "sent": row["sent_at"],
+                  "read": row["read_at"], "live": row["live_at"]},
+    } for row in rows]
+
+
+def new_tokens(conn: sqlite3.Connection) -> list[tuple[dict, str]]:
+    """A new token for every user (their old one stops working): [(user, token)]."""
+    users = [user_json(row) for row in conn.execute(f"{USER} ORDER BY name, id")]
+    tokens = [new_token() for _ in users]
+    with transaction(conn):
+        conn.executemany("UPDATE users SET token_hash = ? WHERE id = ?",
+                         [(token_hash(token), user["id"]) for user, token in zip(users, tokens)])
+    return list(zip(users, tokens))
+
+
+def reset_class(conn: sqlite3.Connection) -> None:
+    """Delete every message and status and what the dashboard saw; keep the accounts (and their tokens)."""
+    with transaction(conn):
+        conn.execute("DELETE FROM messages")
+        conn.execute("UPDATE users SET status = '' WHERE status != ''")  # (its trigger writes events: deleted next)
+        conn.execute("DELETE FROM events")
+        conn.execute("DELETE FROM activity")
+        # Whoever is subscribed reloads: their page no longer matches the server.
+        conn.execute("INSERT INTO events (type, user_id, data, created_at) VALUES ('reset', NULL, '{}', ?)", (now(),))

@@ -9,6 +9,7 @@ generated requests and compare each answer with what is described here.
 
 from __future__ import annotations
 
+from .live import HEARTBEAT_SECONDS, RETRY_MS, STREAM_SECONDS, TYPES
 from .validation import BODY_MAX, ID_MAX, NAME_MAX, NOT_BLANK, PAGE_DEFAULT, PAGE_MAX, STATUS_MAX, TEXT_MAX
 
 API = "/api/v1"
@@ -57,6 +58,7 @@ ERRORS = {
     415: ("Unsupported Media Type", "The body is not sent as 'Content-Type: application/json'."),
     422: ("Unprocessable Entity", "The JSON is valid but breaks a rule; 'details' says which, per field."),
     429: ("Too Many Requests", "Too many requests from this address: wait for Retry-After seconds."),
+    503: ("Service Unavailable", "This process of the server has all the live streams it can hold: wait for Retry-After seconds."),
 }
 
 
@@ -69,7 +71,7 @@ def error_response(code: int) -> dict:
     }
     if code == 401:
         response["headers"] = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
-    if code == 429:
+    if code in (429, 503):
         response["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
     return response
 
@@ -133,6 +135,18 @@ SCHEMAS = {
     "StatusUpdate": only(status=text(0, STATUS_MAX, False, "The new status; an empty string clears it")),
     "NewMessage": only(text=text(1, TEXT_MAX, True, "Shown as plain text, never as HTML")),
     "ReadUpdate": only(read={"type": "boolean"}),
+    # One event of a text/event-stream, its fields as the client reads them (tools such as
+    # Schemathesis check each event against it; OpenAPI 3.2 would name it an itemSchema).
+    "Event": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9]+$", "description": "Send it back as Last-Event-ID"},
+            "event": {"type": "string", "enum": [*TYPES, "ready"]},
+            "data": {"type": "string", "description": "One line of JSON"},
+            "retry": {"type": "integer", "description": "Milliseconds to wait before reconnecting"},
+        },
+    },
     "Error": {
         "type": "object",
         "description": "Every error, with any status code, has this shape.",
@@ -280,6 +294,38 @@ PATHS = {
             "responses": {"204": {"description": "Deleted"}, **errors(*OWNER_ERRORS)},
         },
     },
+    f"{API}/events": {
+        "get": {
+            "operationId": "subscribeEvents",
+            "tags": ["live"],
+            "summary": "My events as they happen (Server-Sent Events)",
+            "description": f"""A stream in the `text/event-stream` format: blocks of `id:`, `event:` and `data:` lines,
+each ended by an empty line. `data` is one line of JSON:
+
+* `message`: a message to me or from me (a `Message`, as `GET .../messages/{{id}}` gives it);
+* `read`: a message to or from me marked read or unread: `{{"id", "sender_id", "recipient_id", "read"}}`;
+* `status`: anyone's status changed: a `User`;
+* `reset`: the server forgot the events after your `Last-Event-ID` (or never had them): reload everything;
+* `ready`, sent once the stream is set up: `{{"user_id"}}`; load what you show after it, to miss nothing.
+
+Lines starting with `:` are comments, sent every {HEARTBEAT_SECONDS} s when nothing happens. The stream ends
+after {STREAM_SECONDS} s (or sooner, if you fall behind): reconnect after the `retry:` it gave ({RETRY_MS} ms),
+sending the last `id:` you saw as `Last-Event-ID`, and you get what you missed.
+
+The token goes in the Authorization header, never in the URL (logs keep URLs): the browser's
+`EventSource` cannot send it, `fetch()` can.""",
+            "security": BEARER,
+            "parameters": [
+                {"name": "types", "in": "query", "description": "Only these events, separated by commas (a reset always comes)",
+                 "schema": {"type": "string", "pattern": f"^({'|'.join(TYPES)})(,({'|'.join(TYPES)}))*$"}},
+                {"name": "Last-Event-ID", "in": "header", "description": "When reconnecting: the last id received",
+                 "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
+            ],
+            "responses": {"200": {"description": "The stream of events",
+                                  "content": {"text/event-stream": {"schema": ref("schemas", "Event")}}},
+                          **errors(401, 422, 503)},
+        },
+    },
     f"{API}/openapi.json": {
         "get": {
             "operationId": "getOpenAPI",
@@ -300,6 +346,7 @@ def document() -> dict:
         "tags": [
             {"name": "users", "description": "Accounts and their status"},
             {"name": "messages", "description": "Inboxes: sending, reading, marking, deleting"},
+            {"name": "live", "description": "Events pushed as they happen"},
             {"name": "docs", "description": "This description"},
         ],
         "paths": PATHS,
