@@ -17,7 +17,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # (on 2 cores, from a fresh clone: 9 min 35 s with two, 7 min 33 s with three before
 # the chapters ran in RISE; 10 min 21 s with three, 13 min 34 s with four, after).
 # One notebook's cells always stay on one worker (loadfile).
-PYTEST_ARGS ?= -n 3 --dist loadfile
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 .PHONY: lab test install install-test install-docs clean exercises slides site
 

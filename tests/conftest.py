@@ -63,6 +63,25 @@ def _shared_folder(config) -> Path | None:
 _builder: threading.Thread | None = None  # this worker's background build, if it started it
 
 
+def schedule(items) -> None:
+    """Order the test files for the workers (in place): the long RISE presentations first, the
+    files that need the build of the decks and the site last, the others as collected.
+
+    pytest-xdist (``--dist loadfile``) hands the files out in this order when the Makefile
+    turns off its own (``--no-loadscope-reorder``: by number of tests, which put the decks'
+    walk first, to wait for the build). Long files first leave short ones to even out the end,
+    and the build is done by the time its tests come.
+    """
+    needs_build = {item.path for item in items if "published" in getattr(item, "fixturenames", ())}
+
+    def rank(item) -> int:
+        if item.path in needs_build:
+            return 2
+        return 0 if item.path.name.startswith("test_rise") else 1
+
+    items.sort(key=rank)  # stable: the order of collection within each rank
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Start the build in the background as soon as a worker sees a test that needs it.
 
@@ -72,6 +91,7 @@ def pytest_collection_modifyitems(session, config, items):
     worker to get here starts it (a file lock decides); the fixture below waits for its result.
     """
     global _builder
+    schedule(items)
     folder = _shared_folder(config)
     if folder is None or not any("published" in getattr(item, "fixturenames", ()) for item in items):
         return

@@ -1,7 +1,7 @@
 """What tests/test_rise.py and tests/test_rise_practice.py share: a Jupyter server, pages, checks.
 
-The course's notebooks are presented in four modules, half the chapters in each
-of two, half the exercises and solutions in each of the other two, so that the
+The course's notebooks are presented in five modules, a third of the chapters in each
+of three, half the solutions (and the sample exercise) in each of the other two, so that the
 test workers (``--dist loadfile``) share them: presenting one takes a JupyterLab page load, a
 walk through every slide and a run of its cells (a chapter's all, in slideshow
 order). Each module has its own Jupyter server (module fixtures). The checks
@@ -34,9 +34,10 @@ from slide_metadata import normalized_text, slide_plan
 
 NOTEBOOKS = course_notebooks()
 CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]
-# Presenting a chapter runs every cell it shows: the chapters go to two modules, every other
-# one each, so that two test workers share them (tests/test_rise.py, test_rise_chapters_b.py).
-CHAPTERS_A, CHAPTERS_B = CHAPTERS[0::2], CHAPTERS[1::2]
+# Presenting a chapter runs every cell it shows: the chapters go to three modules, every third
+# one each, so that three test workers share them (tests/test_rise.py, test_rise_chapters_b.py,
+# test_rise_chapters_c.py).
+CHAPTERS_A, CHAPTERS_B, CHAPTERS_C = CHAPTERS[0::3], CHAPTERS[1::3], CHAPTERS[2::3]
 # The exercises and solutions presented: every solution, and one exercise as a sample of the
 # generated form. An exercise is its solution with code replaced by TODOs (tools/make_exercises.py;
 # tests/test_exercises.py keeps them in step): the same slides and markdown, code no taller.

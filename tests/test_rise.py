@@ -1,6 +1,6 @@
 """The course's notebooks presented live with RISE (jupyterlab-rise), in headless Chromium.
 
-Half the chapters here, the other half in tests/test_rise_chapters_b.py, the
+A third of the chapters here, the others in tests/test_rise_chapters_b.py and _c.py, the
 solutions and one sample exercise in tests/test_rise_practice.py and test_rise_practice_b.py
 (so that the test workers share them; the other exercises make their solutions' slides,
 which tests/test_exercises.py checks without a browser); the server, pages and checks are in
@@ -37,7 +37,7 @@ import requests
 
 from browser_support import ROOT, Requests
 from coursefiles import MYST_HEADER, course_notebooks
-from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, EXERCISE_SAMPLE, EXERCISES, NOTEBOOKS, PRACTICE,  # noqa: F401
+from rise_support import (CHAPTERS, CHAPTERS_A, CHAPTERS_B, CHAPTERS_C, EXERCISE_SAMPLE, EXERCISES, NOTEBOOKS, PRACTICE,  # noqa: F401
                           PRACTICE_A, PRACTICE_B, VIEWPORT, context, ids, jupyter, overflowing_slides, page,
                           presents_with_rise)
 from slide_metadata import MAX_CODE_LINE, slide_plan
@@ -45,9 +45,9 @@ from slide_metadata import MAX_CODE_LINE, slide_plan
 pytestmark = pytest.mark.browser
 
 
-def test_the_four_modules_present_every_course_notebook():
-    assert CHAPTERS_A and CHAPTERS_B and PRACTICE_A and PRACTICE_B
-    assert sorted(CHAPTERS_A + CHAPTERS_B) == CHAPTERS and sorted(PRACTICE_A + PRACTICE_B) == sorted(PRACTICE)
+def test_the_five_modules_present_every_course_notebook():
+    assert CHAPTERS_A and CHAPTERS_B and CHAPTERS_C and PRACTICE_A and PRACTICE_B
+    assert sorted(CHAPTERS_A + CHAPTERS_B + CHAPTERS_C) == CHAPTERS and sorted(PRACTICE_A + PRACTICE_B) == sorted(PRACTICE)
     assert sorted(CHAPTERS + PRACTICE + [n for n in EXERCISES if n not in EXERCISE_SAMPLE]) == course_notebooks()
     assert len(EXERCISE_SAMPLE) == 1  # the others: test_exercises.py's test_every_exercise_makes_the_slides_of_its_solution
 

@@ -97,9 +97,23 @@ NUMBER_UNDER_ARROWS_JS = """() => {
 }"""
 
 
+# The decks are walked in two modules, every other notebook here and the rest in
+# tests/test_slides_b.py, so that two test workers share the walk once the build is done.
+WALKED, WALKED_B = NOTEBOOKS[0::2], NOTEBOOKS[1::2]
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.relative_to(ROOT).as_posix() for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", WALKED, ids=[p.relative_to(ROOT).as_posix() for p in WALKED])
 def test_deck_shows_every_slide_offline(decks, browser, notebook):
+    walk_deck(decks, browser, notebook)
+
+
+def test_the_two_modules_walk_every_deck():
+    assert sorted(WALKED + WALKED_B) == NOTEBOOKS and WALKED and WALKED_B
+
+
+def walk_deck(decks, browser, notebook: Path) -> None:
+    """Open a notebook's deck offline and walk every slide (the module docstring's checks)."""
     deck = decks[notebook]
     if not deck.exists():
         pytest.fail(f"no deck for {notebook.relative_to(ROOT)} (see test_make_slides_and_site_succeeds)")
