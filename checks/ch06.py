@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .core import (Failure, NotDone, call, checker, describe_exception, expect, expect_equal, plural, run_with_limit, short,
@@ -489,3 +490,258 @@ def _run_clients(server, watch: _CountWatch) -> str:
     watch.expect_guarded()
     return (f"the protocol, lines in one piece and in two, then {CLIENTS} clients at once beside a silent one, "
             f"and an exact COUNT of {total}")
+
+
+# --- step 4: one thread for every client, with selectors -------------------------------------------------------
+
+REPLY_WAIT = 2.0  # seconds a reply may take: a right answer takes milliseconds
+HOG_LINES, HOG_TEXT = 400, 50_000  # a client that sends 20 MB of requests and reads no reply until the end
+CHURN = 30  # clients that come and go one after the other
+QUIET_CPU = 0.15  # processor seconds the server may use in a quiet second (a right answer: about 0; a busy loop
+# gets 0.3 s and more even on a loaded machine)
+
+STALL_HINT = ("one thread serves every client, so it must never wait for one of them: make each socket non-blocking, "
+              "and accept() or recv() only on a socket the selector reported ready")
+SEND_HINT = ("send() on a non-blocking socket takes what fits in the system's buffer and says how much: keep the rest "
+             "in that client's output buffer, and send more when the selector reports the socket writable")
+LINES_HINT = ("TCP carries bytes, not lines: keep what recv() returns in an input buffer per client, "
+              "and answer each complete line, and only those")
+CLOSE_HINT = ('recv() returning b"" means the client has sent all it will: answer what it sent, '
+              "then unregister its socket and close it")
+UNREGISTER_HINT = ("unregister a socket from the selector before closing it: the system gives its number to the next "
+                   "connection, and register() refuses a number it already holds")
+SPIN_HINT = ("select() without a timeout sleeps until a socket is ready; watch a socket for writing only while its "
+             "output buffer holds something (a socket is writable nearly all the time)")
+
+
+class _LineClient:
+    """A client of the protocol that reads whole reply lines, each within ``REPLY_WAIT`` seconds."""
+
+    def __init__(self, address, opened: list):
+        self.sock = socket.create_connection(address, timeout=5)
+        opened.append(self.sock)
+        self.sock.settimeout(REPLY_WAIT)
+        self.buffer = b""
+
+    def line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+    def closed(self) -> bool:
+        """True once the server has closed the connection (b"" within REPLY_WAIT seconds)."""
+        try:
+            return self.buffer == b"" and self.sock.recv(65536) == b""
+        except TimeoutError:
+            return False
+        except OSError:  # a reset: closed too
+            return True
+
+
+class _Run:
+    """The student's serve_lines(listener, stopping), in a thread, and what the check sent it."""
+
+    def __init__(self, serve_lines):
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.address = self.listener.getsockname()
+        self.stopping = threading.Event()
+        self.crashes: list = []
+        self.opened: list = []  # every socket of the check, closed at the end
+        self.lines = 0  # request lines sent, for COUNT
+
+        def target():
+            try:
+                serve_lines(self.listener, self.stopping)
+            except BaseException as error:  # noqa: BLE001 - reported with the verdict
+                self.crashes.append(error)
+
+        self.thread = threading.Thread(target=target, name="check:serve_lines", daemon=True)
+        self.thread.start()
+
+    def client(self) -> _LineClient:
+        return _LineClient(self.address, self.opened)
+
+    def ask(self, client: _LineClient, data: bytes, wanted: list, hint: str = "", stuck: str = STALL_HINT) -> None:
+        """Send ``data`` and expect the reply lines ``wanted``; ``stuck`` is the hint when no reply comes."""
+        self.lines += data.count(b"\n")
+        client.sock.sendall(data)
+        got = []
+        try:
+            for _ in wanted:
+                got.append(client.line())
+        except TimeoutError:
+            raise Failure(f"the reply {short(b''.join(wanted))} to {short(data)} within {REPLY_WAIT:g} s",
+                          f"{short(b''.join(got))} and nothing more" if got else "no reply", stuck) from None
+        except (EOFError, OSError) as error:
+            raise Failure(f"the reply {short(b''.join(wanted))} to {short(data)}",
+                          f"{short(b''.join(got))}, then the connection "
+                          + ("closed" if isinstance(error, EOFError) else f"failed ({type(error).__name__})"), hint) from None
+        expect_equal(b"".join(got), b"".join(wanted), f"the reply to {short(data)}", hint)
+
+    def cpu_seconds(self) -> float:
+        """Processor time used so far by the server's thread (by the whole process where the system cannot tell)."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self.thread.ident))
+        except (AttributeError, OSError):
+            return time.process_time()
+
+    def stop(self) -> bool:
+        """Set stopping, wake select() up with a connection, and wait: True if serve_lines returned."""
+        self.stopping.set()
+        try:
+            socket.create_connection(self.address, timeout=2).close()
+        except OSError:
+            pass
+        self.thread.join(3)
+        return not self.thread.is_alive()
+
+    def clean_up(self) -> None:
+        """Leave nothing behind, whatever the student's loop is stuck in."""
+        self.stopping.set()
+        for sock in self.opened:
+            sock.close()  # a recv() or send() of the server waiting on this client returns
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes a blocking accept() on Linux
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(2)
+
+
+@checker("serve_lines")
+def check_serve_lines(serve_lines):
+    """``serve_lines(listener, stopping)`` serves the protocol to every client from one thread.
+
+    The check sends one client through the protocol (lines in one piece and in two), then, while
+    a silent client and one with half a line stay connected, serves another; a client sends 20 MB
+    of requests and reads no reply until the end, while another one must be served at once, and
+    every byte of its replies must come, in order; a client that shuts down its sending side is
+    answered, then closed; 30 clients come and go; the server must use (almost) no processor in a
+    quiet second; COUNT must count every line; the server must return once ``stopping`` is set, and
+    close its clients' connections. Every wait is bounded: a wrong answer never hangs the check.
+    """
+    run = _Run(serve_lines)
+    run.thread.join(0.1)  # a stub raises at once
+    try:
+        summary = _drive(run)
+    except Failure as failure:
+        if any(isinstance(error, NotImplementedError) for error in run.crashes):
+            stub = next(error for error in run.crashes if isinstance(error, NotImplementedError))
+            raise NotDone(stub_message("serve_lines", stub)) from None
+        if run.crashes:
+            failure.got += f"; serve_lines raised {describe_exception(run.crashes[0])}"
+            if isinstance(run.crashes[0], KeyError) and "registered" in str(run.crashes[0]):
+                failure.hint = UNREGISTER_HINT
+            elif isinstance(run.crashes[0], BlockingIOError):
+                failure.hint = SEND_HINT + "; a non-blocking socket raises BlockingIOError where it would wait: catch it"
+        raise
+    finally:
+        run.clean_up()
+    return summary
+
+
+def _drive(run: _Run) -> str:
+    if run.crashes:  # a stub raises at once: "not done yet", said by check_serve_lines
+        raise Failure("serve_lines to keep serving", "it returned at once")
+    first = run.client()
+    run.ask(first, b"UPPER hello\n", [b"HELLO\n"], "for each request line, the reply of respond() and b\"\\n\"")
+    run.ask(first, "UPPER grüße\r\n".encode(), ["GRÜSSE\n".encode()],
+            'decode each line as UTF-8 and strip its end of line, "\\r\\n" as well as "\\n"')
+    run.ask(first, b"COUNT\n", [b"3\n"], "COUNT answers the number of lines the server has received, this one included")
+    run.ask(first, b"UPPER one\nUPPER two\n", [b"ONE\n", b"TWO\n"], LINES_HINT, stuck=LINES_HINT)
+    first.sock.sendall(b"UPPER ha")
+    try:
+        early = first.line()
+    except (TimeoutError, EOFError, OSError):
+        early = None
+    expect(early is None, "no reply to b'UPPER ha' before the rest of its line arrives", f"{early!r}", LINES_HINT)
+    run.ask(first, b"lf\n", [b"HALF\n"], LINES_HINT, stuck=LINES_HINT)
+    run.ask(first, b"QUIT\n", [b"BYE\n"], 'QUIT answers "BYE"')
+    expect(first.closed(), "the server to close the connection after BYE", "it stayed open",
+           "after QUIT, stop reading from that client: once its reply has gone, unregister and close its socket")
+
+    silent = run.client()  # connected, never says a word
+    half = run.client()
+    half.sock.sendall(b"UPPER ha")  # half a line, for a while
+    other = run.client()
+    for k in range(3):
+        run.ask(other, b"UPPER again %d\n" % k, [b"AGAIN %d\n" % k],
+                f"{STALL_HINT} (a silent client, and one that sent half a line, are connected meanwhile)")
+    run.ask(half, b"lf\n", [b"HALF\n"], LINES_HINT, stuck=LINES_HINT)
+
+    _hog(run, other)
+
+    closing = run.client()
+    run.lines += 2
+    closing.sock.sendall(b"UPPER a\nUPPER b\n")
+    closing.sock.shutdown(socket.SHUT_WR)
+    try:
+        replies = [closing.line(), closing.line()]
+    except (TimeoutError, EOFError, OSError) as error:
+        raise Failure("the replies b'A\\n' and b'B\\n' to a client that then shut down its sending side",
+                      f"{type(error).__name__}", CLOSE_HINT) from None
+    expect_equal(b"".join(replies), b"A\nB\n", "the replies to b'UPPER a\\nUPPER b\\n', sent before a shutdown", CLOSE_HINT)
+    expect(closing.closed(), "the server to close a connection once the client has sent all (recv() gives b\"\") "
+           "and its replies have gone", f"it stayed open {REPLY_WAIT:g} s", CLOSE_HINT)
+
+    for k in range(CHURN):
+        visitor = run.client()
+        run.ask(visitor, b"UPPER visitor %d\n" % k, [b"VISITOR %d\n" % k],
+                f"{UNREGISTER_HINT} (client {k + 1} of {CHURN} that come and go one after the other)",
+                stuck=f"{UNREGISTER_HINT} (client {k + 1} of {CHURN} that come and go one after the other)")
+        visitor.sock.close()
+    later = run.client()
+    run.ask(later, b"UPPER later\n", [b"LATER\n"], UNREGISTER_HINT, stuck=UNREGISTER_HINT)
+
+    before = run.cpu_seconds()
+    time.sleep(1.0)
+    spent = run.cpu_seconds() - before
+    expect(spent < QUIET_CPU, "a server that sleeps while no client sends anything",
+           f"{spent:.2f} s of processor time in a quiet second (clients connected, none sending)", SPIN_HINT)
+
+    wanted = run.lines + 1
+    run.ask(later, b"COUNT\n", [b"%d\n" % wanted],
+            "one count for the whole server, every client's lines included: a plain variable of serve_lines "
+            "is enough, since one thread does all the counting")
+
+    expect(run.stop(), "serve_lines to return once stopping is set (the check then connects once, to wake select() up)",
+           "it was still running 3 s later", "look at stopping at each turn of the loop: while not stopping.is_set()")
+    expect(silent.closed(), "the server to close its clients' connections when it stops", "a client's connection stayed open",
+           "when the loop ends, close every client socket still registered (the listener is the caller's)")
+    return (f"the protocol in one thread, beside a silent client and half a line; {HOG_LINES * HOG_TEXT // 10**6} MB of "
+            f"replies to a client that did not read, every byte in order, while another was served; a half-close, "
+            f"{CHURN} clients coming and going, a quiet second at {spent:.2f} s of processor, COUNT {wanted}, and a clean stop")
+
+
+def _hog(run: _Run, other: _LineClient) -> None:
+    """A client sends 20 MB of requests and reads nothing, while `other` must still be served; then every reply."""
+    hog = run.client()
+    hog.sock.settimeout(3)
+    request = b"UPPER " + b"x" * HOG_TEXT + b"\n"
+    run.lines += HOG_LINES
+    try:
+        hog.sock.sendall(request * HOG_LINES)
+    except (TimeoutError, OSError) as error:
+        raise Failure(f"the server to read {HOG_LINES} requests of {HOG_TEXT:,} bytes from a client that reads its replies "
+                      "only at the end", f"it stopped reading them ({type(error).__name__})",
+                      SEND_HINT + "; never sendall() from the loop: it waits for this client, and the client waits for you") from None
+    run.ask(other, b"UPPER meanwhile\n", [b"MEANWHILE\n"],
+            f"{SEND_HINT}; sendall() waits until the client reads, and this one does not read yet",
+            stuck=f"{SEND_HINT}; sendall() waits until the client reads, and this one does not read yet")
+    wanted = (b"X" * HOG_TEXT + b"\n") * HOG_LINES
+    got = bytearray()
+    hog.sock.settimeout(REPLY_WAIT)
+    try:
+        while len(got) < len(wanted):
+            chunk = hog.sock.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+    except (TimeoutError, OSError):
+        pass
+    expect_equal(bytes(got), wanted, f"the {len(wanted):,} bytes of replies to a client that read them only at the end",
+                 SEND_HINT + ": the part send() did not take must go, in order, before anything that came later")
