@@ -190,23 +190,12 @@ def check_is_listening(is_listening, echo=None):
 # --- step 4: a client for a line protocol ------------------------------------------------------------------------
 
 
-class LineServer:
-    """The check's own server for step 4: it answers each line it receives with that line in capitals.
+class CheckServer:
+    """A small TCP server of a check's own, in threads, for a ``with`` block: ``server.address``,
+    ``server.connections`` (accepted so far). A subclass says how it serves one client: ``_serve(conn)``."""
 
-    Use it in a ``with`` block: ``with LineServer() as server: ask_lines(server.address, ["hi"])``.
-    Each client is served in a thread of its own. Options, to behave as real servers sometimes do:
-
-    - ``pace``: seconds between the bytes of an answer, sent one by one (0: each reply in one send);
-    - ``answers``: how many lines it answers on a connection before it stops sending (a FIN) (None: all);
-    - ``tail``: bytes it sends after those answers, before the FIN: an answer cut off;
-    - ``silent``: it reads, and never answers.
-    """
-
-    def __init__(self, pace: float = 0.0, answers: int | None = None, tail: bytes = b"", silent: bool = False):
-        self.pace, self.answers, self.tail, self.silent = pace, answers, tail, silent
-        self.connections = 0  # accepted so far
-        self.received: list[bytes] = []  # every complete line received, without its b"\n"
-        self.unfinished = b""  # bytes after the last b"\n" of the last connection
+    def __init__(self):
+        self.connections = 0
         self._listener = socket.create_server((LOCALHOST, 0))
         self._listener.settimeout(0.1)  # so that the accepting thread sees the end of the block
         self.address = self._listener.getsockname()
@@ -214,7 +203,7 @@ class LineServer:
         self._conns: list[socket.socket] = []
         self._threads = [threading.Thread(target=self._accept, daemon=True)]
 
-    def __enter__(self) -> "LineServer":
+    def __enter__(self):
         self._threads[0].start()
         return self
 
@@ -239,44 +228,75 @@ class LineServer:
                 return
             self.connections += 1
             self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self._serve_quietly, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
+    def _serve_quietly(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece leaves at once
+        with conn:
+            try:
+                self._serve(conn)
+            except OSError:
+                pass  # the client reset, or the block ended
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
     def _send(self, conn: socket.socket, data: bytes) -> None:
-        if not self.pace:
+        """``data``, all at once, or one byte at a time with ``self.pace`` seconds between (the client's
+        ``recv()`` then gets pieces of a message)."""
+        if not getattr(self, "pace", 0):
             conn.sendall(data)
             return
-        for i in range(len(data)):  # one byte at a time: the client's recv() gets pieces of an answer
+        for i in range(len(data)):
             conn.sendall(data[i:i + 1])
             time.sleep(self.pace)
 
+    def _finish(self, conn: socket.socket) -> None:
+        """End like a polite server: a FIN, then read what the client still sends until it closes."""
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+
+
+class LineServer(CheckServer):
+    """The check's own server for step 4: it answers each line it receives with that line in capitals.
+
+    Use it in a ``with`` block: ``with LineServer() as server: ask_lines(server.address, ["hi"])``.
+    Each client is served in a thread of its own. Options, to behave as real servers sometimes do:
+
+    - ``pace``: seconds between the bytes of an answer, sent one by one (0: each reply in one send);
+    - ``answers``: how many lines it answers on a connection before it stops sending (a FIN) (None: all);
+    - ``tail``: bytes it sends after those answers, before the FIN: an answer cut off;
+    - ``silent``: it reads, and never answers.
+    """
+
+    def __init__(self, pace: float = 0.0, answers: int | None = None, tail: bytes = b"", silent: bool = False):
+        super().__init__()
+        self.pace, self.answers, self.tail, self.silent = pace, answers, tail, silent
+        self.received: list[bytes] = []  # every complete line received, without its b"\n"
+        self.unfinished = b""  # bytes after the last b"\n" of the last connection
+
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece leaves at once
         buffer, answered = b"", 0
-        with conn:
-            try:
-                while chunk := conn.recv(65536):
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    self.unfinished = buffer
-                    self.received += lines
-                    if self.silent:
-                        continue
-                    for line in lines:
-                        if self.answers is not None and answered >= self.answers:
-                            break
-                        self._send(conn, line.decode("utf-8", "replace").upper().encode("utf-8") + b"\n")
-                        answered += 1
-                    if self.answers is not None and answered >= self.answers:
-                        self._send(conn, self.tail)
-                        conn.shutdown(socket.SHUT_WR)  # a FIN, then read what the client still sends
-                        while conn.recv(65536):
-                            pass
-                        return
-            except OSError:
-                return  # the client reset, or the block ended
+        while chunk := conn.recv(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            self.unfinished = buffer
+            self.received += lines
+            if self.silent:
+                continue
+            for line in lines:
+                if self.answers is not None and answered >= self.answers:
+                    break
+                self._send(conn, line.decode("utf-8", "replace").upper().encode("utf-8") + b"\n")
+                answered += 1
+            if self.answers is not None and answered >= self.answers:
+                self._send(conn, self.tail)
+                self._finish(conn)
+                return
 
 
 QUESTIONS = ["hello", "Grüße 👋", " two  spaces ", "x" * 100_000]

@@ -3,13 +3,17 @@ against a right answer and wrong ones: each wrong one must get ❌ and the hint 
 
 from __future__ import annotations
 
+import json
 import socket
+import struct
+import threading
 
 import pytest
 
 from checker_helpers import stub, verdict
 from checks import core
-from checks.ch02 import LineServer, check_ask_lines
+from checks.ch02 import LineServer, check_ask_lines, check_echo_any_length
+from checks.ch03 import FramedServer, check_framed_client
 from checks.core import FAILED, NOT_DONE, PASSED
 
 
@@ -153,3 +157,183 @@ def test_line_server_behaves_as_its_options_say():
     assert b"".join(pieces) == "GRÜSSE\nTW".encode("utf-8")
     assert len(pieces) > 2  # sent one byte at a time: not one piece
     assert server.connections == 1 and server.received == ["grüße".encode("utf-8"), b"second"]
+
+
+# --- ch03 step 5: FramedClient ---------------------------------------------------------------------------------------
+
+
+def recv_exactly(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed early")
+        data += chunk
+    return data
+
+
+def send_framed(conn, obj):
+    body = json.dumps(obj).encode("utf-8")
+    conn.sendall(struct.pack("!I", len(body)) + body)
+
+
+def recv_framed(conn, max_size):
+    (size,) = struct.unpack("!I", recv_exactly(conn, 4))
+    if size > max_size:
+        raise ValueError("too large")
+    return json.loads(recv_exactly(conn, size))
+
+
+class FramedClient:
+    def __init__(self, address, timeout=5.0, max_size=1_000_000):
+        self.conn = socket.create_connection(address, timeout=timeout)
+        self.max_size = max_size
+
+    def request(self, obj):
+        send_framed(self.conn, obj)
+        try:
+            return recv_framed(self.conn, self.max_size)
+        except ValueError:
+            self.close()
+            raise
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AConnectionPerRequest(FramedClient):
+    def __init__(self, address, timeout=5.0, max_size=1_000_000):
+        self.address, self.timeout, self.max_size = address, timeout, max_size
+        self.conn = socket.create_connection(address, timeout=timeout)
+
+    def request(self, obj):
+        with socket.create_connection(self.address, timeout=self.timeout) as conn:
+            send_framed(conn, obj)
+            return recv_framed(conn, self.max_size)
+
+
+class OneRecv(FramedClient):
+    def request(self, obj):
+        send_framed(self.conn, obj)
+        data = self.conn.recv(65536)
+        (size,) = struct.unpack("!I", data[:4])
+        if size > self.max_size:
+            self.close()
+            raise ValueError("too large")
+        return json.loads(data[4:4 + size])
+
+
+class NoLimit(FramedClient):
+    def request(self, obj):
+        send_framed(self.conn, obj)
+        (size,) = struct.unpack("!I", recv_exactly(self.conn, 4))
+        return json.loads(recv_exactly(self.conn, size))
+
+
+class StaysOpen(FramedClient):
+    def request(self, obj):
+        send_framed(self.conn, obj)
+        return recv_framed(self.conn, self.max_size)  # ValueError, and the connection kept as if nothing happened
+
+
+class NoneWhenCut(FramedClient):
+    def request(self, obj):
+        try:
+            return super().request(obj)
+        except ConnectionError:
+            return None
+
+
+class NoTimeout(FramedClient):
+    def __init__(self, address, timeout=5.0, max_size=1_000_000):
+        super().__init__(address, None, max_size)
+
+
+class CountsCharacters(FramedClient):
+    def request(self, obj):
+        text = json.dumps(obj, ensure_ascii=False)
+        self.conn.sendall(struct.pack("!I", len(text)) + text.encode("utf-8"))
+        return recv_framed(self.conn, self.max_size)
+
+
+class CloseForgotten(FramedClient):
+    def close(self):
+        pass
+
+
+class FramedStub:
+    def __init__(self, address, timeout=5.0, max_size=1_000_000):
+        raise NotImplementedError("TODO: connect, once, with the timeout given")
+
+
+def test_framed_client_right_answer():
+    verdict(check_framed_client(FramedClient), PASSED, "one connection", "1-byte pieces", "TimeoutError")
+    verdict(check_framed_client(FramedStub), NOT_DONE, "TODO: connect, once")
+
+
+@pytest.mark.parametrize("wrong, fragments", [
+    (AConnectionPerRequest, ["request 2 on the connection of the first ones", "a new connection", "connect once"]),
+    (OneRecv, ["one byte at a time", "read the 4 bytes of the header, however they come"]),
+    (NoLimit, ["ValueError at once for a reply announcing 100,000,000 bytes", "compare the size in the header"]),
+    (StaysOpen, ["request() to close the connection after a reply announcing", "still open 2 s after",
+                 "close the connection before raising"]),
+    (NoneWhenCut, ["ConnectionError: the server closed 5 bytes into a 20-byte reply", "it returned None"]),
+    (NoTimeout, ["TimeoutError (an OSError)", "still running after 3 s", "connect with the timeout given"]),
+    (CountsCharacters, ["the server to read your request", "counts the bytes of the encoded body"]),
+    (CloseForgotten, ["close() to close the connection", "still open 2 s later"]),
+])
+def test_framed_client_wrong_answers(wrong, fragments):
+    verdict(check_framed_client(wrong), FAILED, *fragments)
+
+
+def test_framed_server_behaves_as_its_options_say():
+    """The check's server itself: replies whole or one byte at a time, a 100 MB header, a cut reply."""
+    with FramedServer(pace=0.001) as server, socket.create_connection(server.address, timeout=5) as conn:
+        send_framed(conn, "Grüße")
+        assert recv_framed(conn, 1000) == {"echo": "Grüße", "n": 1}
+        send_framed(conn, [1])
+        assert recv_framed(conn, 1000) == {"echo": [1], "n": 2}
+    with FramedServer(huge=True) as server, socket.create_connection(server.address, timeout=5) as conn:
+        send_framed(conn, "x")
+        assert recv_exactly(conn, 4) == struct.pack("!I", 100_000_000)
+    with FramedServer(cut=True) as server, socket.create_connection(server.address, timeout=5) as conn:
+        send_framed(conn, "x")
+        with pytest.raises(ConnectionError):
+            recv_framed(conn, 1000)
+    with FramedServer() as server, socket.create_connection(server.address, timeout=5) as conn:
+        conn.sendall(struct.pack("!I", 10) + b'"abc"')  # 5 bytes of the 10 announced, then the end
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(10) == b""
+    assert server.errors == ["a header announcing 10 bytes, then not that many bytes"]
+
+
+# --- ch02 step 2: a function that returns (instead of raising) once its timeout ends --------------------------------
+
+
+def test_echo_any_length_may_return_on_a_silent_server():
+    """Giving up with a result is allowed: the check once stopped with its own AttributeError there."""
+
+    def echo_any_length(address, data, timeout=5.0):
+        try:
+            with socket.create_connection(address, timeout=timeout) as conn:
+                def send():
+                    conn.sendall(data)
+                    conn.shutdown(socket.SHUT_WR)
+
+                sender = threading.Thread(target=send)
+                sender.start()
+                chunks = []
+                while chunk := conn.recv(65536):
+                    chunks.append(chunk)
+                sender.join()
+            return b"".join(chunks)
+        except TimeoutError:
+            return b""
+
+    verdict(check_echo_any_length(echo_any_length), PASSED, "given up after the timeout")
