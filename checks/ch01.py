@@ -5,18 +5,21 @@
     check_port_kind(port_kind)                step 3
     check_resolve(resolve)                    step 4
     check_udp_ask(udp_ask)                    step 5
+    check_pinger(pinger)                      step 6
 
 Everything stays on this machine: the names resolved are ``localhost`` and numeric
-addresses, and the UDP servers are the check's own, on 127.0.0.1, on ports the
-system picks.
+addresses, and the UDP servers are the check's own (for the pinger, sandbox/udp_echo.py
+in this process), on 127.0.0.1, on ports the system picks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import socket
 import threading
+import time
 import warnings
 
 from .core import Failure, call, call_raising, checker, describe_exception, expect, expect_equal, run_with_limit, short
@@ -303,3 +306,196 @@ def check_udp_ask(udp_ask):
            else TIMEOUT_HINT)
     return ("5 messages of 0 to 59,904 bytes answered, a stray datagram from someone else ignored; "
             "a server that never answers, given up after the timeout; the socket closed")
+
+
+# --- step 6: a pinger ----------------------------------------------------------------
+
+PING_KEYS = ("rtts_ms", "sent", "lost", "loss_percent", "min_ms", "avg_ms", "max_ms")
+PING_TIMEOUT = 0.5  # seconds the check gives each ping: its server never holds a wanted echo half as long
+LATE = 0.6  # seconds: the echo of ping 5 leaves after ping 5's timeout, while ping 6 waits for its own
+# What the check's server does with each ping of the first run: None drops it, a number holds its echo
+# that many seconds. Ping 5's echo comes late (so ping 5 is lost), and before ping 6's.
+PING_PLAN = {1: None, 2: 0.02, 3: 0.03, 4: None, 5: LATE, 6: 0.25, 7: 0.01, 8: 0.04, 9: None, 10: 0.02}
+STUCK_SECONDS = 3.0  # ping 1 is dropped: a pinger still waiting for it this long after its timeout has none
+PING_TIMEOUT_HINT = ("give the socket a timeout (settimeout) before each recvfrom(): a dropped ping's echo never "
+                     "comes, and only TimeoutError tells the pinger to count it lost and go on to the next ping")
+NOTHING_BACK_HINT = ("when no ping comes back there is no RTT at all: min() and max() of an empty list raise ValueError, "
+                     "and the average divides by 0; return None for all three")
+LATE_HINT = ("an echo that comes sooner than the server sent it belongs to another ping: an earlier one, whose echo came "
+             "after its timeout. Put the ping's number in each message, and skip the echoes that are not this ping's")
+
+
+def _plan_server(plan: dict):
+    """The udp-echo server itself (sandbox/udp_echo.py), in this process: it follows ``plan``
+    (ping number -> None to drop it, or the seconds to hold its echo) instead of a random draw."""
+    from sandbox.udp_echo import UDPEchoServer
+
+    class PlannedEcho(UDPEchoServer):
+        rescue = False  # set when the pinger is stuck: from then on every ping is echoed at once
+
+        def fate(self, number, data, client):
+            self.arrived.append((data, client))
+            return 0.0 if self.rescue else plan.get(number, 0.0)
+
+        def note(self, message):  # quiet: the log is the student's notebook
+            pass
+
+    server = PlannedEcho((LOCALHOST, 0))
+    server.arrived = []
+    return server
+
+
+@contextlib.contextmanager
+def _running(server):
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="check:udp-echo",
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.server_address
+    finally:
+        server.shutdown()
+        thread.join(2)
+        server.server_close()
+
+
+def _watch_for_a_stuck_pinger(server, finished: threading.Event, stuck: threading.Event) -> None:
+    """Ping 1 is dropped: if ping 2 has not come STUCK_SECONDS after ping 1's timeout, the pinger waits for
+    ever. Then echo ping 1 after all, and every ping after it, so that its thread ends."""
+    deadline = None
+    while not finished.wait(0.02):
+        if server.arrived and deadline is None:
+            deadline = time.monotonic() + PING_TIMEOUT + STUCK_SECONDS
+        if len(server.arrived) >= 2:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            stuck.set()
+            server.rescue = True
+            with contextlib.suppress(OSError):
+                server.socket.sendto(*server.arrived[0])
+            return
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same(a, b) -> bool:
+    return _number(a) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _ping_run(pinger, plan: dict, count: int, timeout: float) -> tuple[dict, list]:
+    """Run ``pinger`` against a server following ``plan``; its dict (checked for form) and what the server received."""
+    shown = f"pinger(address, count={count}, timeout={timeout:g})"
+    server = _plan_server(plan)
+    finished, stuck = threading.Event(), threading.Event()
+    with _running(server) as address, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        watcher = threading.Thread(target=_watch_for_a_stuck_pinger, args=(server, finished, stuck), daemon=True)
+        watcher.start()
+        try:
+            got = call(pinger, address, count=count, timeout=timeout, limit=count * timeout + 8,
+                       expected=f"{shown} to return its statistics", hint=PING_TIMEOUT_HINT)
+        except Failure as failure:
+            if failure.got.startswith("it raised"):  # an error of its own, not a wait that never ends
+                all_lost = plan and all(held is None for held in plan.values())
+                nothing_back = failure.got.startswith(("it raised ValueError", "it raised ZeroDivisionError"))
+                failure.hint = NOTHING_BACK_HINT if all_lost and nothing_back else ""
+            raise
+        finally:
+            finished.set()
+            watcher.join(2)
+        leaked = _unclosed_udp(caught)
+    expect(not stuck.is_set(), f"{shown} to count ping 1 lost after {timeout:g} s, and send ping 2: the server dropped ping 1",
+           f"ping 2 had not come {STUCK_SECONDS + timeout:g} s after ping 1", PING_TIMEOUT_HINT)
+    expect(not leaked, "the UDP socket(s) closed before pinger returns",
+           f"Python warned: {short(leaked[0], 120)}" if leaked else "",
+           "use `with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:`: it closes the socket, even on an error")
+    expect(isinstance(got, dict), f"{shown}: a dict with the keys {', '.join(PING_KEYS)}",
+           f"{short(got)} ({type(got).__name__})", 'return {"rtts_ms": [...], "sent": ..., "lost": ..., ...}')
+    missing = [key for key in PING_KEYS if key not in got]
+    expect(not missing, f"{shown}: the keys {', '.join(map(repr, PING_KEYS))}",
+           f"the keys {', '.join(map(repr, got))}", f"missing: {', '.join(map(repr, missing))}, spelled this way")
+    expect(len(server.arrived) == count, f"{shown}: {count} pings, one datagram each",
+           f"the server received {len(server.arrived)} datagrams", "send one datagram per ping, count of them in all")
+    expect(got["sent"] == count and _number(got["sent"]), f'{shown}["sent"]: {count}', short(got["sent"]),
+           "the number of pings sent")
+    rtts = got["rtts_ms"]
+    expect(isinstance(rtts, list) and len(rtts) == count, f'{shown}["rtts_ms"]: a list of {count} items, one per ping',
+           f"{short(rtts)} ({type(rtts).__name__})", "one item per ping, in order: its RTT in milliseconds, or None if lost")
+    return got, rtts
+
+
+def _check_rtts(got: dict, rtts: list, plan: dict, timeout: float, shown: str) -> None:
+    """Each ping's RTT against what the server did with it."""
+    numbers = [rtt for rtt in rtts if _number(rtt)]
+    seconds = numbers and max(numbers) < 1 and any(plan.get(n) for n in plan)
+    for number, rtt in enumerate(rtts, 1):
+        held = plan.get(number, 0.0)
+        what = f'{shown}["rtts_ms"][{number - 1}] (ping {number})'
+        if held is None:
+            expect(rtt is None, f"{what}: None: the server dropped it", short(rtt),
+                   "a lost ping has no round-trip time: None, not 0 and not the timeout")
+        elif held > timeout:
+            expect(rtt is None or (_number(rtt) and rtt >= held * 1000), f"{what}: None: its echo came after the timeout",
+                   short(rtt), "a ping whose echo has not come within the timeout is lost")
+        else:
+            expect(_number(rtt), f"{what}: its RTT, at least {held * 1000:g} ms (the server held the echo so long)",
+                   short(rtt), f"the server echoed it after {held * 1000:g} ms, well within the timeout: did the "
+                   "pinger wait for it? Its echo holds the very bytes of the ping")
+            if rtt < held * 1000:
+                raise Failure(f"{what}: at least {held * 1000:g} ms: the server held its echo {held * 1000:g} ms",
+                              f"{rtt!r}", "the RTT in milliseconds: seconds x 1000" if seconds else LATE_HINT)
+
+
+def _check_statistics(got: dict, rtts: list, shown: str) -> None:
+    """The counts and min/avg/max, from the pinger's own list of RTTs."""
+    received = [rtt for rtt in rtts if rtt is not None]
+    sent, lost = len(rtts), len(rtts) - len(received)
+    expect(got["lost"] == lost and _number(got["lost"]), f'{shown}["lost"]: {lost} (the None in rtts_ms)', short(got["lost"]),
+           "the pings without an echo in time")
+    percent = got["loss_percent"]
+    if not _same(percent, 100 * lost / sent):
+        if _same(percent, lost / sent) and lost:
+            hint = "a percentage: 3 lost of 10 sent is 30.0, not 0.3"
+        elif received and _same(percent, 100 * lost / len(received)):
+            hint = "the share of the pings sent, not of those received"
+        else:
+            hint = "lost / sent x 100"
+        raise Failure(f'{shown}["loss_percent"]: {100 * lost / sent:g}', short(percent), hint)
+    if not received:
+        for key in ("min_ms", "avg_ms", "max_ms"):
+            expect(got[key] is None, f'{shown}[{key!r}]: None: no ping came back', short(got[key]),
+                   "with no RTT at all there is no minimum, average or maximum: None")
+        return
+    low, mean, high = min(received), sum(received) / len(received), max(received)
+    if _same(got["min_ms"], high) and _same(got["max_ms"], low) and low != high:
+        raise Failure(f'{shown}: min_ms {low:.3f}, max_ms {high:.3f}', f'min_ms {got["min_ms"]!r}, max_ms {got["max_ms"]!r}',
+                      "min and max swapped")
+    expect(_same(got["min_ms"], low), f'{shown}["min_ms"]: {low!r}, the least of rtts_ms', short(got["min_ms"]),
+           "the minimum over the pings that came back")
+    expect(_same(got["max_ms"], high), f'{shown}["max_ms"]: {high!r}, the largest of rtts_ms', short(got["max_ms"]),
+           "the maximum over the pings that came back")
+    if not _same(got["avg_ms"], mean):
+        hint = ("the average of the pings that came back: a lost ping has no RTT, so it is neither 0 nor counted"
+                if lost and _same(got["avg_ms"], sum(received) / sent) else "the sum of the RTTs received / their number")
+        raise Failure(f'{shown}["avg_ms"]: {mean!r}, the mean of the RTTs received', short(got["avg_ms"]), hint)
+
+
+@checker("pinger")
+def check_pinger(pinger):
+    """``pinger(address, count=10, timeout=1.0)``: count pings over UDP, each echo awaited ``timeout``
+    seconds at most; returns ``rtts_ms`` (one RTT in ms per ping, None if lost), ``sent``, ``lost``,
+    ``loss_percent``, ``min_ms``, ``avg_ms``, ``max_ms`` (None if nothing came back).
+
+    The check's server is udp-echo's own code, following a plan: of ten pings it drops 1, 4 and 9,
+    holds each other echo 10 to 250 ms, and that of ping 5 for 600 ms, past its timeout of 0.5 s:
+    it arrives while ping 6 waits, and is not ping 6's. Then three pings all echoed, and two all lost.
+    """
+    runs = [(PING_PLAN, 10, PING_TIMEOUT), ({}, 3, PING_TIMEOUT), ({1: None, 2: None}, 2, 0.2)]
+    for plan, count, timeout in runs:
+        shown = f"pinger(address, count={count}, timeout={timeout:g})"
+        got, rtts = _ping_run(pinger, plan, count, timeout)
+        _check_rtts(got, rtts, plan, timeout, shown)
+        _check_statistics(got, rtts, shown)
+    return ("10 pings: 1, 4 and 9 dropped, 5 echoed too late (its echo not taken for ping 6's), RTTs and statistics "
+            "right; 3 pings all echoed; 2 all lost (no min/avg/max)")

@@ -254,3 +254,101 @@ def test_udp_ask():
     verdict(ch01.check_udp_ask(leaky), FAILED, "the UDP socket closed", "unclosed", "with socket.socket")
     verdict(ch01.check_udp_ask(lambda address, message, timeout=1.0: message), FAILED, "not the message you sent")
     verdict(ch01.check_udp_ask(stub), NOT_DONE)
+
+
+def pinger(address, count=10, timeout=1.0):
+    rtts = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for number in range(1, count + 1):
+            message = f"Ping {number} {time.time()}".encode()
+            sent = time.perf_counter()
+            sock.sendto(message, address)
+            try:
+                while sock.recvfrom(1024)[0] != message:
+                    pass
+            except TimeoutError:
+                rtts.append(None)
+                continue
+            rtts.append((time.perf_counter() - sent) * 1000)
+    return statistics(rtts)
+
+
+def statistics(rtts, lost_as=None, percent=lambda lost, sent, received: 100 * lost / sent,
+               average=lambda received, sent: sum(received) / len(received), swap=False):
+    received = [rtt for rtt in rtts if rtt is not None]
+    lost = len(rtts) - len(received)
+    low, high = (min(received), max(received)) if received else (None, None)
+    if swap:
+        low, high = high, low
+    return {"rtts_ms": [lost_as if rtt is None else rtt for rtt in rtts], "sent": len(rtts), "lost": lost,
+            "loss_percent": percent(lost, len(rtts), len(received)),
+            "min_ms": low, "avg_ms": average(received, len(rtts)) if received else None, "max_ms": high}
+
+
+def one_ping(sock, address, number, timeout, match=True, scale=1000):
+    """One ping on ``sock``: its RTT (in ms, unless ``scale`` says otherwise), or None."""
+    message = f"Ping {number}".encode()
+    sent = time.perf_counter()
+    sock.sendto(message, address)
+    try:
+        while sock.recvfrom(1024)[0] != message and match:
+            pass
+    except TimeoutError:
+        return None
+    return (time.perf_counter() - sent) * scale
+
+
+def pinger_with(*, reuse=True, match=True, timeout_on=True, scale=1000, twice=False, leak=False, **stats):
+    """A pinger with one thing changed: a new socket per ping, no check of the echo, no timeout..."""
+
+    def run(address, count=10, timeout=1.0):
+        rtts = []
+        sock = None
+        for number in range(1, count + 1):
+            if sock is None or not reuse:
+                if sock is not None:
+                    sock.close()
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                if timeout_on:
+                    sock.settimeout(timeout)
+            if twice:
+                sock.sendto(b"warm-up", address)
+            rtts.append(one_ping(sock, address, number, timeout, match=match, scale=scale))
+        if not leak:
+            sock.close()
+        return statistics(rtts, **stats)
+
+    return run
+
+
+def test_pinger():
+    started = time.monotonic()
+    verdict(ch01.check_pinger(pinger), PASSED, "5 echoed too late", "2 all lost")
+    print(f"the check of a right pinger took {time.monotonic() - started:.1f} s")
+    verdict(ch01.check_pinger(pinger_with(reuse=False)), PASSED)  # a new socket per ping: the late echo never reaches it
+    verdict(ch01.check_pinger(pinger_with(reuse=False, match=False)), PASSED)
+    verdict(ch01.check_pinger(pinger_with(match=False)), FAILED, "(ping 6): at least 250 ms", "belongs to another ping")
+    started = time.monotonic()
+    verdict(ch01.check_pinger(pinger_with(timeout_on=False)), FAILED, "to count ping 1 lost", "settimeout")
+    assert time.monotonic() - started < 15, "the check waited for a pinger that never gives up"
+    verdict(ch01.check_pinger(pinger_with(scale=1)), FAILED, "at least 20 ms", "seconds x 1000")
+    verdict(ch01.check_pinger(pinger_with(lost_as=0)), FAILED, "(ping 1): None: the server dropped it", "None, not 0")
+    verdict(ch01.check_pinger(pinger_with(percent=lambda lost, sent, received: lost / sent)), FAILED,
+            '["loss_percent"]: 40', "30.0, not 0.3")
+    verdict(ch01.check_pinger(pinger_with(percent=lambda lost, sent, received: 100 * lost / received)), FAILED,
+            "not of those received")
+    verdict(ch01.check_pinger(pinger_with(average=lambda received, sent: sum(received) / sent)), FAILED,
+            '["avg_ms"]', "neither 0 nor counted")
+    verdict(ch01.check_pinger(pinger_with(swap=True)), FAILED, "min and max swapped")
+    verdict(ch01.check_pinger(pinger_with(twice=True)), FAILED, "10 pings, one datagram each", "received 20 datagrams")
+    verdict(ch01.check_pinger(pinger_with(leak=True)), FAILED, "socket(s) closed", "with socket.socket")
+
+    def no_reply_at_all(address, count=10, timeout=1.0):  # min() of nothing: ValueError
+        result = pinger(address, count, timeout)
+        if result["min_ms"] is None:
+            return {**result, "min_ms": min([]), }
+        return result
+
+    verdict(ch01.check_pinger(no_reply_at_all), FAILED, "count=2, timeout=0.2", "ValueError")
+    verdict(ch01.check_pinger(stub), NOT_DONE)
