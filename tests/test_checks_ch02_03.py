@@ -148,7 +148,7 @@ def test_ask_lines_wrong_answers(wrong, fragments):
 
 def test_line_server_behaves_as_its_options_say():
     """The check's server itself: capitals, bytes one by one, a FIN after some answers, a cut answer."""
-    with LineServer(pace=0.001, answers=1, tail=b"TW") as server:
+    with LineServer(pace=0.01, answers=1, tail=b"TW") as server:
         with socket.create_connection(server.address, timeout=5) as conn:
             conn.sendall("grüße\nsecond\n".encode("utf-8"))
             pieces = []
