@@ -10,11 +10,16 @@ second, static server (so the page calls the API from another origin, as it
 would call the instructor's server: CORS), and drives the page like a user:
 
     sign in               a wrong token shows the server's 401 explanation; Ada's token signs in
-    users and statuses    every user and status in #users, as text; every user in #recipient
+    users and statuses    every user and status in #users, as text; every other user in #recipient,
+                          and not myself as the recipient chosen at first
     update my status      the #status form changes Ada's status on the server, and in the table
     send a message        the #send-form sends Grace a message, <img src=x onerror=alert(1)>
     read my inbox         Grace, signed in on a page of her own, sees it as text, from Ada, unread
     mark read and delete  her buttons change the server: the message is read, then gone
+    live                  #connection says "live"; a message Ada sends Grace from elsewhere appears on
+                          Grace's page within a second, as text; one Grace sends from elsewhere does not
+                          enter her inbox; the server restarts: #connection says so, the page
+                          reconnects by itself, and the next message appears too
 
 Each step prints ✅ passed, ❌ what was expected and what happened, or ⏳ not
 done yet (the page showed a "TODO: ..." error: a function of app.js is still
@@ -52,6 +57,8 @@ STATUSES = {"Grace Hopper": "in a meeting <i>until 3</i>", "Bob <b>bold</b>": ""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+LIVE_XSS = '<img src=x onerror=alert("live")>'
+LIVE_SECONDS = 1.0  # a live message must appear within this
 
 
 class BrowserUnavailable(RuntimeError):
@@ -66,6 +73,7 @@ class Classroom:
     server: object  # the messaging server (sandbox)
     tokens: dict  # name -> token
     users: dict  # name -> user
+    database: Path = None  # its SQLite file, kept across a restart
 
     @property
     def api(self) -> str:
@@ -74,17 +82,35 @@ class Classroom:
     def get(self, name: str, path: str) -> requests.Response:
         return requests.get(f"{self.api}{path}", headers={"Authorization": f"Bearer {self.tokens[name]}"}, timeout=10)
 
+    def send(self, sender: str, recipient: str, text: str) -> dict:
+        """``sender`` sends ``recipient`` a message through the API, as another client would."""
+        response = requests.post(f"{self.api}/users/{self.users[recipient]['id']}/messages", json={"text": text},
+                                 headers={"Authorization": f"Bearer {self.tokens[sender]}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self, port: int = 0) -> None:
+        """(Again) a server on this database, on ``port`` (0: any free port)."""
+        from sandbox import launch
+
+        self.server = launch("messaging", replace=False, db=self.database, port=port, quiet=True, rate_limit="off")
+
 
 @contextlib.contextmanager
 def classroom():
     """A messaging server with the class of three, and the statuses above."""
     from sandbox import launch
 
-    with tempfile.TemporaryDirectory(prefix="capstone-web-") as folder:
+    with tempfile.TemporaryDirectory(prefix="capstone-web-", ignore_cleanup_errors=True) as folder:
         roster, tokens_file = Path(folder, "class.csv"), Path(folder, "class-tokens.csv")
         with roster.open("w", newline="", encoding="utf-8") as file:
             csv.writer(file).writerows([["name"], *([name] for name in CLASS)])
-        with launch("messaging", replace=False, users=roster, tokens_out=tokens_file, quiet=True, rate_limit="off") as server:
+        database = Path(folder, "class.sqlite3")
+        with launch("messaging", replace=False, users=roster, tokens_out=tokens_file, db=database, quiet=True,
+                    rate_limit="off") as server:
             with tokens_file.open(encoding="utf-8") as file:
                 rows = list(csv.DictReader(file))
             tokens = {row["name"]: row["token"] for row in rows}
@@ -92,7 +118,11 @@ def classroom():
             for name, status in STATUSES.items():
                 requests.patch(f"{server.url}/api/v1/users/{users[name]['id']}", json={"status": status},
                                headers={"Authorization": f"Bearer {tokens[name]}"}, timeout=10).raise_for_status()
-            yield Classroom(server, tokens, users)
+            room = Classroom(server, tokens, users, database)
+            try:
+                yield room
+            finally:
+                room.stop()  # the server of a restart, if there was one
 
 
 # --- the browser -----------------------------------------------------------------------------
@@ -281,7 +311,8 @@ def table(web: Web, page) -> list[list[str]]:
 @checker("users and statuses")
 def check_users(web: Web):
     """#users has a row per user, name then status, as text (Bob's name and Grace's status hold
-    HTML, which must show as typed); #recipient has an option per user, its value the user's id."""
+    HTML, which must show as typed); #recipient has an option per other user, its value the user's
+    id (Ada's own may be there, but is not the one chosen at first)."""
     web.require("sign in")
     page = web.pages["Ada Lovelace"]
     wanted = {name: STATUSES.get(name, "") for name in CLASS}
@@ -298,17 +329,21 @@ def check_users(web: Web):
     if page.locator("#users b, #users i").count():
         raise Failure("the names and statuses shown as text", "<b> or <i> elements in #users",
                       "textContent (or element()), never innerHTML: a name is data, not HTML")
-    ids = {str(user["id"]) for user in web.room.users.values()}
+    mine = str(web.room.users["Ada Lovelace"]["id"])
+    others = {str(user["id"]) for user in web.room.users.values()} - {mine}
     options = page.locator("#recipient option")
 
-    def options_right():
-        return {option.get_attribute("value") for option in options.all()} == ids and options.count() == len(ids)
+    def values() -> set:
+        return {option.get_attribute("value") for option in options.all()} - {"", None}
 
-    if not web.until(options_right, page):
-        raise web.failure(f"#recipient: an <option> per user, its value the user's id: {sorted(ids)}",
-                          f"{sorted(str(option.get_attribute('value')) for option in options.all())}",
-                          "option.value = user.id; option.textContent = user.name", page)
-    return f"{len(CLASS)} users with their statuses, as text, and in the list of recipients"
+    if not web.until(lambda: others <= values() <= others | {mine}, page):
+        raise web.failure(f"#recipient: an <option> per other user, its value the user's id: {sorted(others)}",
+                          f"{sorted(values())}", "option.value = user.id; option.textContent = user.name", page)
+    if page.locator("#recipient").input_value() == mine:
+        raise Failure("someone else than Ada as the recipient chosen at first (or nobody yet)",
+                      "Ada herself: she would write to herself by mistake",
+                      'leave yourself out of the list, or put a first option "Choose someone…" with value ""')
+    return f"{len(CLASS)} users with their statuses, as text; the others in the list of recipients"
 
 
 @checker("update my status")
@@ -422,7 +457,57 @@ def check_mark_and_delete(web: Web):
     return "read, then deleted, on the server and on the page"
 
 
-STEPS = [check_sign_in, check_users, check_status, check_send, check_inbox, check_mark_and_delete]
+def texts(page) -> list[str]:
+    return [inner(item) for item in page.locator("#inbox li.message .text").all()]
+
+
+@checker("live")
+def check_live(web: Web):
+    """Grace's page keeps a live stream: #connection says "live"; a message Ada sends her from
+    elsewhere (the API) appears within a second, as text; a message Grace sends from elsewhere is
+    not hers to read and stays out of her inbox. Then the server stops: #connection says the
+    stream is down; it starts again: the page reconnects by itself, and the next message appears."""
+    web.require("read my inbox")
+    page = web.pages["Grace Hopper"]
+    state = lambda: page.locator("#connection").get_attribute("data-state") if page.locator("#connection").count() else None  # noqa: E731
+    if not web.until(lambda: state() == "live", page):
+        raise web.failure('#connection with data-state="live" once the stream is open', f"data-state={state()!r}",
+                          "listen(): fetch /events with the token; setConnection(\"live\", ...) on a 200", page)
+    web.room.send("Grace Hopper", "Ada Lovelace", "sent by Grace, from elsewhere")
+    web.room.send("Ada Lovelace", "Grace Hopper", LIVE_XSS)
+    sent = time.monotonic()
+    while LIVE_XSS not in texts(page) and time.monotonic() - sent < LIVE_SECONDS and not page.locator("#inbox img").count():
+        page.wait_for_timeout(20)
+    waited = time.monotonic() - sent
+    if page.locator("#inbox img").count() or web.dialogs:
+        raise Failure(f"the live message shown as text: {LIVE_XSS!r}", "an <img> element in #inbox",
+                      "a message that arrives live is data too: element() or textContent, never innerHTML")
+    if LIVE_XSS not in texts(page):
+        late = web.until(lambda: LIVE_XSS in texts(page), page)
+        raise web.failure(f"Ada's message on Grace's page within {LIVE_SECONDS:g} s, without a reload",
+                          "it came after more than a second" if late else f"not there after {web.timeout:g} s",
+                          "handleEvent(): a \"message\" event to me: showInbox()", page)
+    page.wait_for_timeout(300)  # the other event came first: give it time to show, if it is going to
+    if "sent by Grace, from elsewhere" in texts(page):
+        raise Failure("Grace's inbox without the message she sent Ada", "it is in her inbox",
+                      "a \"message\" event also comes for the messages I send: data.recipient_id says whose inbox")
+
+    port = web.room.server.address[1]
+    web.room.stop()
+    if not web.until(lambda: state() in ("connecting", "retrying", "off"), page):
+        raise web.failure("#connection to say the stream is down while the server is stopped",
+                          f"data-state={state()!r}", "listen(): when the stream ends, setConnection(\"retrying\", ...)", page)
+    web.room.start(port)
+    web.room.send("Ada Lovelace", "Grace Hopper", "after the restart")
+    if not web.until(lambda: "after the restart" in texts(page) and state() == "live", page):
+        raise web.failure("the page reconnected by itself after the server restarted, and showed the next message",
+                          f"data-state={state()!r}; messages shown: {short(texts(page), 120)}",
+                          "listen(): when the stream ends or fails, sleep(retryMs) and connect again", page)
+    web.stays_here()
+    return f"live in {waited:.2f} s, as text; only my own inbox; reconnected after a restart"
+
+
+STEPS = [check_sign_in, check_users, check_status, check_send, check_inbox, check_mark_and_delete, check_live]
 
 
 def run(folder: Path, timeout: float = 5.0, headed: bool = False) -> list[Result]:

@@ -3,7 +3,8 @@
 The solution (solutions/capstone-web) passes every step; the starter files
 (exercises/capstone-web) are "not done yet" at every step; a client that is
 half written, or that inserts messages with innerHTML, or that hides the
-server's explanations, gets the verdict a student should read.
+server's explanations, or whose live part does not reconnect, sends no token,
+or puts every message event in the inbox, gets the verdict a student should read.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_a_half_written_client_passes_what_is_written(tmp_path):
     body = 'const page = await api("GET", `/users/${me.id}/messages?limit=50`);'
     folder = variant(tmp_path, body, 'throw new Error("TODO: fetch the first page of my inbox");\n  ' + body)
     results = check(folder)
-    assert statuses(results) == [PASSED] * 4 + [NOT_DONE] * 2, "\n".join(map(str, results.values()))
+    assert statuses(results) == [PASSED] * 4 + [NOT_DONE] * 3, "\n".join(map(str, results.values()))
     assert "TODO: fetch the first page of my inbox" in results["read my inbox"].summary
 
 
@@ -95,3 +96,37 @@ def test_an_error_without_the_servers_explanation_fails_the_sign_in(tmp_path):
 def test_the_command_line_needs_a_folder_with_a_page(tmp_path, capsys):
     assert capstone_web.main([str(tmp_path)]) == 2
     assert "no index.html there" in capsys.readouterr().err
+
+
+def live_verdict(tmp_path, old: str, new: str):
+    results = check(variant(tmp_path, old, new))
+    return results["live"], results
+
+
+def test_a_live_stream_that_does_not_reconnect_fails_the_live_step(tmp_path):
+    live, results = live_verdict(tmp_path, "    await sleep(retryMs);", "    return;")
+    assert live.status == FAILED, str(live)
+    assert "reconnected by itself" in str(live) and "sleep(retryMs)" in str(live)
+    assert statuses(results)[:-1] == [PASSED] * 6
+
+
+def test_a_live_stream_without_the_token_fails_the_live_step(tmp_path):
+    live, _ = live_verdict(tmp_path, "const headers = { Authorization: `Bearer ${token}` };", "const headers = {};")
+    assert live.status in (FAILED, NOT_DONE), str(live)  # the 401 signs the page out: earlier steps fail too
+    assert live.status == NOT_DONE or 'data-state="live"' in str(live)
+
+
+def test_every_message_event_put_in_the_inbox_fails_the_live_step(tmp_path):
+    """The stream also tells me of the messages I send: they are not mine to read."""
+    live, _ = live_verdict(tmp_path, "if ((event.event === \"message\" || event.event === \"read\") && data.recipient_id === me.id)",
+                           "if (event.event === \"message\") $(\"inbox\").prepend(messageItem(data));\n  else if (event.event === \"read\")")
+    assert live.status == FAILED, str(live)
+    assert "without the message she sent Ada" in str(live)
+
+
+def test_a_live_message_inserted_as_html_fails(tmp_path):
+    live, _ = live_verdict(tmp_path, "const data = JSON.parse(event.data);",
+                           "const data = JSON.parse(event.data);\n  if (event.event === \"message\" && data.recipient_id === me.id) "
+                           "$(\"inbox\").insertAdjacentHTML(\"afterbegin\", `<li class=\"message\"><p class=\"text\">${data.text}</p></li>`);")
+    assert live.status == FAILED, str(live)
+    assert "never innerHTML" in str(live)

@@ -10,9 +10,11 @@
 // <img src=x onerror=alert(1)> appears as those characters and runs nothing.
 // innerHTML would turn it into an element and run its code: never give it data.
 //
+// New messages appear without a reload: the page keeps a live stream of
+// events open (GET /api/v1/events, Server-Sent Events), and reconnects when
+// it ends or breaks.
+//
 // Your part: the functions with a TODO. The rest is given.
-
-const REFRESH_SECONDS = 5;
 
 const $ = (id) => document.getElementById(id);
 
@@ -20,7 +22,10 @@ const $ = (id) => document.getElementById(id);
 let server = sessionStorage.getItem("server"); // "http://192.168.1.20:8000", from the sign-in form
 let token = sessionStorage.getItem("token");
 let me = null; // the signed-in user: {id, name, status, created_at}
-let timer = null;
+let live = null; // the AbortController of the live stream: live.abort() stops it
+let lastEventId = null; // the id of the last event received: a reconnection resumes after it
+let retryMs = 1000; // how long to wait before reconnecting (the server's "retry:" says)
+let shownIds = null; // the ids of the messages on the page, to highlight the ones that just arrived
 
 // One request to the API: server + "/api/v1" + path, or a full URL (the "next" links).
 //   - send the token: the header Authorization: Bearer <token>;
@@ -83,12 +88,14 @@ function element(tag, text, className) {
 //   - keep server and token in sessionStorage; then refresh() the page.
 async function signIn(serverUrl, newToken) {
   throw new Error("TODO: set server and token, GET /me, show who I am and the signed-in part, then refresh()");
+  listen(); // not awaited: it runs as long as I am signed in
 }
 
 function signOut() {
-  token = me = null;
+  token = me = shownIds = null;
   sessionStorage.removeItem("token");
-  clearTimeout(timer);
+  live?.abort();
+  setConnection("off", "offline");
   $("whoami").textContent = "Not signed in";
   $("signed-out").hidden = false;
   $("signed-in").hidden = true;
@@ -98,27 +105,37 @@ function signOut() {
 // --- what the page shows -------------------------------------------------------------------
 
 async function refresh() {
-  clearTimeout(timer);
-  try {
-    await Promise.all([showUsers(), showInbox()]);
-  } finally {
-    if (me) timer = setTimeout(() => refresh().catch(showError), REFRESH_SECONDS * 1000);
-  }
+  await Promise.all([showUsers(), showInbox()]);
 }
 
 // Every user (allPages("/users?limit=100")):
-//   - in #users, a row <tr> each: <td>name</td><td>status</td> (yours may say "(you)");
-//   - in the #recipient list, an <option> each, with the user's name, and the id as its value;
-//     keep the recipient chosen before, across refreshes.
+//   - in #users, a row <tr> each: <td>name</td><td>status</td>; yours with class="me";
+//   - in the #recipient list, a first <option value=""> "Choose someone…", then an <option> per
+//     other user (never yourself: you would write to yourself by mistake), with the user's name,
+//     and the id as its value; keep the recipient chosen before, across refreshes.
 // Text only: element(), or textContent. Never innerHTML with a name or a status.
 async function showUsers() {
   throw new Error("TODO: fetch every user; replace the rows of #users and the options of #recipient");
 }
 
 // My inbox (the first 50 messages, newest first): GET /users/<my id>/messages?limit=50.
-// #inbox gets one messageItem() per message; #unread says "(2 unread, 5 in all)".
+//   - #unread says "2 unread" (or nothing when all are read);
+//   - #inbox gets one <li class="conversation"> per sender (in the order of their newest
+//     message), holding an <h3> with the sender's name and an <ol> of messageItem()s;
+//   - #inbox-empty shows when there is no message at all (hidden otherwise).
 async function showInbox() {
-  throw new Error("TODO: fetch the first page of my inbox; fill #unread and #inbox");
+  throw new Error("TODO: fetch the first page of my inbox; fill #unread, #inbox (one conversation per sender) and #inbox-empty");
+  markFresh(page.items);
+}
+
+// The messages that were not on the page before get class "fresh" (style.css makes them glow).
+function markFresh(messages) {
+  if (shownIds) {
+    for (const message of messages.filter((m) => !shownIds.has(m.id))) {
+      document.querySelector(`#inbox .message[data-id="${message.id}"]`)?.classList.add("fresh");
+    }
+  }
+  shownIds = new Set(messages.map((message) => message.id));
 }
 
 // One message, as <li class="message"> (class "message unread" if it is unread), holding
@@ -140,6 +157,7 @@ async function updateStatus() {
 // POST /users/<the #recipient chosen>/messages with {"text": <the #text field>};
 // then empty the #text field, and show("notice", "Message <its id> sent.").
 async function sendMessage() {
+  if (!$("recipient").value) throw new Error("Choose who to write to, in the list To.");
   throw new Error("TODO: POST the message to the recipient chosen; clear #text; say which message was sent");
 }
 
@@ -151,6 +169,74 @@ async function markRead(message) {
 // DELETE /users/<my id>/messages/<its id>; then showInbox().
 async function deleteMessage(message) {
   throw new Error("TODO: DELETE it, then showInbox()");
+}
+
+// --- live: the events stream ----------------------------------------------------------------------
+
+// #connection shows the stream's state: "off", "connecting", "live" or "retrying" (style.css colours each).
+function setConnection(state, text) {
+  $("connection").dataset.state = state;
+  $("connection").textContent = text;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Read a text/event-stream answer: call onEvent({id, event, data}) for each event, until the stream
+// ends (or throw if the connection breaks). Each event is lines "field: value", then an empty line;
+// lines starting with ":" are comments (the server's heartbeats). "retry:" sets retryMs.
+async function readEvents(response, onEvent) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { id: null, event: "message", data: "" };
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const name = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (name === "retry") retryMs = Number(text) || retryMs;
+        else if (name === "data") event.data += event.data ? `\n${text}` : text;
+        else if (name === "id" || name === "event") event[name] = text;
+      }
+      if (event.data) onEvent(event);
+    }
+  }
+}
+
+// Keep the live stream open while signed in. The browser's EventSource cannot send the
+// Authorization header (only cookies), so fetch() it: GET <server>/api/v1/events with the
+// token, plus the header Last-Event-ID: <lastEventId> once there is one (the server then
+// sends what was missed). In a loop, until live.signal is aborted (signOut() does it):
+//   - setConnection("connecting", "connecting…"); fetch, with { headers, signal: live.signal };
+//   - a 401: signOut() and stop; another error status: as a broken connection (below);
+//   - a 200: setConnection("live", "live"), then readEvents(response, ...): keep each event's
+//     id in lastEventId (when it has one), and pass the event to handleEvent();
+//   - when the stream ends, or breaks (fetch or readEvents throws): setConnection("retrying",
+//     "reconnecting…"), sleep(retryMs), and go round again. (Once aborted, just stop.)
+async function listen() {
+  live?.abort(); // one stream at a time
+  live = new AbortController();
+  const signal = live.signal;
+  throw new Error("TODO: a loop: fetch /events with the token (and Last-Event-ID), readEvents() into handleEvent(), reconnect after retryMs");
+}
+
+// What an event changes on the page. event.event is its type, event.data its JSON (JSON.parse it):
+//   - "message": a message to me (data.recipient_id is my id): showInbox(). One I sent (from
+//     another page) concerns me too, but it is not in my inbox: nothing to show;
+//   - "read": a message to me marked read or unread (from another page): showInbox();
+//   - "status": someone's status changed: showUsers();
+//   - "ready" (the stream is open: something may have come before) and "reset" (the server
+//     forgot what I missed): refresh() everything.
+// Each through attempt(): an error shows in #error.
+function handleEvent(event) {
+  throw new Error("TODO: JSON.parse(event.data); by event.event: showInbox() for my messages, showUsers() for a status, refresh() on ready and reset");
 }
 
 // --- wiring: which function each form and button runs -----------------------------------------
@@ -165,7 +251,6 @@ function onSubmit(id, action) {
 onSubmit("sign-in", () => signIn($("server").value.trim(), $("token").value.trim()));
 onSubmit("status-form", updateStatus);
 onSubmit("send-form", sendMessage);
-$("refresh").addEventListener("click", () => attempt(refresh));
 $("sign-out").addEventListener("click", () => {
   show("notice", "");
   signOut();

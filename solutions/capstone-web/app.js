@@ -9,9 +9,11 @@
 // <img src=x onerror=alert(1)> appears as those characters and runs nothing.
 // innerHTML would turn it into an element and run its code: never give it data.
 //
+// New messages appear without a reload: the page keeps a live stream of
+// events open (GET /api/v1/events, Server-Sent Events), and reconnects when
+// it ends or breaks.
+//
 // Your part: the functions with a TODO. The rest is given.
-
-const REFRESH_SECONDS = 5;
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,7 +21,10 @@ const $ = (id) => document.getElementById(id);
 let server = sessionStorage.getItem("server"); // "http://192.168.1.20:8000", from the sign-in form
 let token = sessionStorage.getItem("token");
 let me = null; // the signed-in user: {id, name, status, created_at}
-let timer = null;
+let live = null; // the AbortController of the live stream: live.abort() stops it
+let lastEventId = null; // the id of the last event received: a reconnection resumes after it
+let retryMs = 1000; // how long to wait before reconnecting (the server's "retry:" says)
+let shownIds = null; // the ids of the messages on the page, to highlight the ones that just arrived
 
 // One request to the API: server + "/api/v1" + path, or a full URL (the "next" links).
 //   - send the token: the header Authorization: Bearer <token>;
@@ -109,12 +114,14 @@ async function signIn(serverUrl, newToken) {
   $("sign-out").hidden = false;
   await refresh();
   // ### END SOLUTION
+  listen(); // not awaited: it runs as long as I am signed in
 }
 
 function signOut() {
-  token = me = null;
+  token = me = shownIds = null;
   sessionStorage.removeItem("token");
-  clearTimeout(timer);
+  live?.abort();
+  setConnection("off", "offline");
   $("whoami").textContent = "Not signed in";
   $("signed-out").hidden = false;
   $("signed-in").hidden = true;
@@ -124,47 +131,72 @@ function signOut() {
 // --- what the page shows -------------------------------------------------------------------
 
 async function refresh() {
-  clearTimeout(timer);
-  try {
-    await Promise.all([showUsers(), showInbox()]);
-  } finally {
-    if (me) timer = setTimeout(() => refresh().catch(showError), REFRESH_SECONDS * 1000);
-  }
+  await Promise.all([showUsers(), showInbox()]);
 }
 
 // Every user (allPages("/users?limit=100")):
-//   - in #users, a row <tr> each: <td>name</td><td>status</td> (yours may say "(you)");
-//   - in the #recipient list, an <option> each, with the user's name, and the id as its value;
-//     keep the recipient chosen before, across refreshes.
+//   - in #users, a row <tr> each: <td>name</td><td>status</td>; yours with class="me";
+//   - in the #recipient list, a first <option value=""> "Choose someone…", then an <option> per
+//     other user (never yourself: you would write to yourself by mistake), with the user's name,
+//     and the id as its value; keep the recipient chosen before, across refreshes.
 // Text only: element(), or textContent. Never innerHTML with a name or a status.
 async function showUsers() {
   // ### BEGIN SOLUTION fetch every user; replace the rows of #users and the options of #recipient
   const users = await allPages("/users?limit=100");
   $("users").replaceChildren(...users.map((user) => {
-    const row = element("tr");
-    row.append(element("td", user.id === me.id ? `${user.name} (you)` : user.name), element("td", user.status));
+    const row = element("tr", undefined, user.id === me.id ? "me" : "");
+    row.append(element("td", user.name), element("td", user.status));
     return row;
   }));
   const recipient = $("recipient");
   const chosen = recipient.value; // keep the choice across refreshes
-  recipient.replaceChildren(...users.map((user) => {
+  const others = users.filter((user) => user.id !== me.id);
+  const choose = element("option", others.length ? "Choose someone…" : "Nobody else yet");
+  choose.value = "";
+  recipient.replaceChildren(choose, ...others.map((user) => {
     const option = element("option", user.name);
     option.value = user.id;
     return option;
   }));
-  if (chosen) recipient.value = chosen;
+  if (others.some((user) => String(user.id) === chosen)) recipient.value = chosen;
   // ### END SOLUTION
 }
 
 // My inbox (the first 50 messages, newest first): GET /users/<my id>/messages?limit=50.
-// #inbox gets one messageItem() per message; #unread says "(2 unread, 5 in all)".
+//   - #unread says "2 unread" (or nothing when all are read);
+//   - #inbox gets one <li class="conversation"> per sender (in the order of their newest
+//     message), holding an <h3> with the sender's name and an <ol> of messageItem()s;
+//   - #inbox-empty shows when there is no message at all (hidden otherwise).
 async function showInbox() {
-  // ### BEGIN SOLUTION fetch the first page of my inbox; fill #unread and #inbox
+  // ### BEGIN SOLUTION fetch the first page of my inbox; fill #unread, #inbox (one conversation per sender) and #inbox-empty
   const page = await api("GET", `/users/${me.id}/messages?limit=50`);
   const unread = page.items.filter((message) => !message.read).length;
-  $("unread").textContent = `(${unread} unread, ${page.total} in all)`;
-  $("inbox").replaceChildren(...page.items.map(messageItem));
+  $("unread").textContent = unread ? `${unread} unread` : "";
+  const bySender = new Map(); // a Map keeps the order in which senders are first seen: newest first
+  for (const message of page.items) {
+    if (!bySender.has(message.sender_id)) bySender.set(message.sender_id, []);
+    bySender.get(message.sender_id).push(message);
+  }
+  $("inbox").replaceChildren(...[...bySender.values()].map((messages) => {
+    const conversation = element("li", undefined, "conversation");
+    const list = element("ol");
+    list.append(...messages.map(messageItem));
+    conversation.append(element("h3", messages[0].sender_name), list);
+    return conversation;
+  }));
+  $("inbox-empty").hidden = page.items.length > 0;
   // ### END SOLUTION
+  markFresh(page.items);
+}
+
+// The messages that were not on the page before get class "fresh" (style.css makes them glow).
+function markFresh(messages) {
+  if (shownIds) {
+    for (const message of messages.filter((m) => !shownIds.has(m.id))) {
+      document.querySelector(`#inbox .message[data-id="${message.id}"]`)?.classList.add("fresh");
+    }
+  }
+  shownIds = new Set(messages.map((message) => message.id));
 }
 
 // One message, as <li class="message"> (class "message unread" if it is unread), holding
@@ -175,7 +207,7 @@ function messageItem(message) {
   // ### BEGIN SOLUTION build the <li> with element(); add the buttons, with their click listeners
   const item = element("li", undefined, message.read ? "message" : "message unread");
   item.dataset.id = message.id;
-  const when = new Date(message.created_at).toLocaleString();
+  const when = new Date(message.created_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   item.append(element("p", `From ${message.sender_name}, ${when}`, "meta"), element("p", message.text, "text"));
   if (!message.read) {
     const read = element("button", "Mark read");
@@ -206,6 +238,7 @@ async function updateStatus() {
 // POST /users/<the #recipient chosen>/messages with {"text": <the #text field>};
 // then empty the #text field, and show("notice", "Message <its id> sent.").
 async function sendMessage() {
+  if (!$("recipient").value) throw new Error("Choose who to write to, in the list To.");
   // ### BEGIN SOLUTION POST the message to the recipient chosen; clear #text; say which message was sent
   const message = await api("POST", `/users/${$("recipient").value}/messages`, { text: $("text").value });
   $("text").value = "";
@@ -229,6 +262,104 @@ async function deleteMessage(message) {
   // ### END SOLUTION
 }
 
+// --- live: the events stream ----------------------------------------------------------------------
+
+// #connection shows the stream's state: "off", "connecting", "live" or "retrying" (style.css colours each).
+function setConnection(state, text) {
+  $("connection").dataset.state = state;
+  $("connection").textContent = text;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Read a text/event-stream answer: call onEvent({id, event, data}) for each event, until the stream
+// ends (or throw if the connection breaks). Each event is lines "field: value", then an empty line;
+// lines starting with ":" are comments (the server's heartbeats). "retry:" sets retryMs.
+async function readEvents(response, onEvent) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { id: null, event: "message", data: "" };
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const name = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (name === "retry") retryMs = Number(text) || retryMs;
+        else if (name === "data") event.data += event.data ? `\n${text}` : text;
+        else if (name === "id" || name === "event") event[name] = text;
+      }
+      if (event.data) onEvent(event);
+    }
+  }
+}
+
+// Keep the live stream open while signed in. The browser's EventSource cannot send the
+// Authorization header (only cookies), so fetch() it: GET <server>/api/v1/events with the
+// token, plus the header Last-Event-ID: <lastEventId> once there is one (the server then
+// sends what was missed). In a loop, until live.signal is aborted (signOut() does it):
+//   - setConnection("connecting", "connecting…"); fetch, with { headers, signal: live.signal };
+//   - a 401: signOut() and stop; another error status: as a broken connection (below);
+//   - a 200: setConnection("live", "live"), then readEvents(response, ...): keep each event's
+//     id in lastEventId (when it has one), and pass the event to handleEvent();
+//   - when the stream ends, or breaks (fetch or readEvents throws): setConnection("retrying",
+//     "reconnecting…"), sleep(retryMs), and go round again. (Once aborted, just stop.)
+async function listen() {
+  live?.abort(); // one stream at a time
+  live = new AbortController();
+  const signal = live.signal;
+  // ### BEGIN SOLUTION a loop: fetch /events with the token (and Last-Event-ID), readEvents() into handleEvent(), reconnect after retryMs
+  while (!signal.aborted) {
+    setConnection("connecting", "connecting…");
+    try {
+      const headers = { Authorization: `Bearer ${token}` };
+      if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;
+      const response = await fetch(`${server}/api/v1/events`, { headers, signal });
+      if (response.status === 401) {
+        signOut();
+        return;
+      }
+      if (response.ok) {
+        setConnection("live", "live");
+        await readEvents(response, (event) => {
+          if (event.id !== null) lastEventId = event.id;
+          handleEvent(event);
+        });
+      }
+    } catch (error) {
+      // the connection broke (or was aborted): try again below, unless aborted
+    }
+    if (signal.aborted) return;
+    setConnection("retrying", "reconnecting…");
+    await sleep(retryMs);
+  }
+  // ### END SOLUTION
+}
+
+// What an event changes on the page. event.event is its type, event.data its JSON (JSON.parse it):
+//   - "message": a message to me (data.recipient_id is my id): showInbox(). One I sent (from
+//     another page) concerns me too, but it is not in my inbox: nothing to show;
+//   - "read": a message to me marked read or unread (from another page): showInbox();
+//   - "status": someone's status changed: showUsers();
+//   - "ready" (the stream is open: something may have come before) and "reset" (the server
+//     forgot what I missed): refresh() everything.
+// Each through attempt(): an error shows in #error.
+function handleEvent(event) {
+  // ### BEGIN SOLUTION JSON.parse(event.data); by event.event: showInbox() for my messages, showUsers() for a status, refresh() on ready and reset
+  const data = JSON.parse(event.data);
+  if ((event.event === "message" || event.event === "read") && data.recipient_id === me.id) attempt(showInbox);
+  else if (event.event === "status") attempt(showUsers);
+  else if (event.event === "ready" || event.event === "reset") attempt(refresh);
+  // ### END SOLUTION
+}
+
 // --- wiring: which function each form and button runs -----------------------------------------
 
 function onSubmit(id, action) {
@@ -241,7 +372,6 @@ function onSubmit(id, action) {
 onSubmit("sign-in", () => signIn($("server").value.trim(), $("token").value.trim()));
 onSubmit("status-form", updateStatus);
 onSubmit("send-form", sendMessage);
-$("refresh").addEventListener("click", () => attempt(refresh));
 $("sign-out").addEventListener("click", () => {
   show("notice", "");
   signOut();
