@@ -3,23 +3,31 @@
     check_limits(limits_from_openapi, random)                     step 1: the limits, read from the OpenAPI document
     check_random_client(RandomClient, ApiError, random)           step 2: validate before sending, errors as ApiError
     check_retries(PatientRandomClient, ApiError, random)          step 3: retry 429 and 5xx, never a 400
+    check_patient_session(patient_session)                        step 4: a real faulty server; never retry a POST
 
-The client checks talk to the random server through a ``FlakyProxy`` (see
-servers.py), which counts the requests that reach it and answers an error
-instead when the check asks it to.
+The client checks of steps 2 and 3 talk to the random server through a
+``FlakyProxy`` (see servers.py), which counts the requests that reach it and
+answers an error instead when the check asks it to. Step 4's check launches
+servers that fail on their own (``launch(..., faults=...)``, sandbox/faults.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import requests
 
-from .core import Failure, call, call_raising, checker, expect, expect_equal, plural, require, short
+from .core import Failure, call, call_raising, checker, expect, expect_equal, plural, require, run_with_limit, short
 from .helpers import sandbox_server
 from .servers import FlakyProxy
 
 API = "/api/random/"
+# Step 4's faulty random server: a tenth of the answers reset, a fifth 429 or 503 (Retry-After: 0, to
+# keep the check quick). Seeded: a session that retries each GET until it succeeds meets the same
+# faults at every run, never four in a row; one without retries meets three in its ten GETs.
+FAULTY_GETS = {"reset": 0.1, "http_errors": "429:0.05,503:0.15", "retry_after": 0, "seed": 12}
+FAILING_POSTS = {"http_errors": "503:1", "retry_after": 0}  # httpbin answering 503 to every request
 
 
 def _spec(server) -> dict:
@@ -166,3 +174,64 @@ def check_retries(PatientRandomClient, ApiError, random=None):
             finally:
                 _close(client)
     return "retried after 503, 429, 502 and 504, gave up after the retries with ApiError, never retried a 400"
+
+
+def _get_outcomes(session, url: str, count: int = 10) -> list:
+    """The status of each of ``count`` GETs, or the name of the exception that ended it."""
+    outcomes = []
+    for _ in range(count):
+        try:
+            outcomes.append(session.get(url, timeout=5).status_code)
+        except requests.RequestException as error:
+            outcomes.append(type(error).__name__)
+    return outcomes
+
+
+@checker("patient_session")
+def check_patient_session(patient_session):
+    """``patient_session(retries=3)`` is a ``requests.Session`` that retries what is safe to retry:
+    ten GETs to a server that resets or answers 429/503 now and then all succeed, where a session
+    without retries fails; a POST answered 503 is sent once, never again.
+    """
+    idea = ("a Session whose requests are retried, as in step 3: after a 429, a 503 or a lost connection, "
+            "for the idempotent methods")
+    with sandbox_server("random", faults=FAULTY_GETS) as faulty:
+        url = f"{faulty.url}{API}int?n=3&min=1&max=6"
+        with requests.Session() as plain:  # the proof that the server really fails: no retries, no luck
+            without = _get_outcomes(plain, url)
+        failed = [outcome for outcome in without if outcome != 200]
+        if not failed:
+            raise RuntimeError(f"the faulty server did not fail a session without retries: {without}")
+        session = call(patient_session, 3, hint=idea)
+        expect(isinstance(session, requests.Session), "patient_session(3) to return a requests.Session",
+               short(session), "make a requests.Session, give it retries, and return it")
+        try:
+            outcomes = call(_get_outcomes, session, url, limit=30, expected="10 GETs to end within 30 s",
+                            hint="a small backoff_factor: each retry waits a little, not seconds")
+        finally:
+            session.close()
+        story = (f"10 GETs to a server that resets or answers 429 or 503 now and then "
+                 f"(a session without retries got {', '.join(map(str, failed))})")
+        expect(outcomes == [200] * 10, f"{story}: all answered 200", ", ".join(map(str, outcomes)),
+               "a Session does not retry on its own: give it step 3's retries (more than 0), which also "
+               "cover a lost connection")
+    with sandbox_server("httpbin", faults=FAILING_POSTS) as failing:
+        session = call(patient_session, 3, hint=idea)
+        try:
+            # Its answer (a 503, or RetryError once retries are used up) matters less than the count below.
+            finished, _, _ = run_with_limit(session.post, (f"{failing.url}/post",),
+                                            {"json": {"order": "1 pizza"}, "timeout": 5}, limit=20)
+            expect(finished, "a POST answered 503 to end within 20 s", "it was still running after 20 s",
+                   "a small backoff_factor: each retry waits a little, not seconds")
+            with contextlib.suppress(requests.RequestException):
+                requests.get(f"{failing.url}/get?end-of-check", timeout=5)  # logged after every POST
+        finally:
+            session.close()
+        failing.wait_for("GET /get?end-of-check")
+        sent = failing.log.count("fault: 503 to POST /post")
+        expect(sent == 1, "a POST answered 503 to be sent once (was it carried out? the client cannot know)",
+               f"the server received it {plural(sent, 'time')}",
+               "a POST is not idempotent: repeated, it may order twice. Retry only the methods that "
+               "are safe to repeat, the default of Retry's allowed_methods")
+    return (f"10 GETs answered 200 despite resets, 429s and 503s (a session without retries failed "
+            f"{len(failed)} of them); a POST answered 503 sent once, not retried")
