@@ -139,6 +139,13 @@ def test_a_stub_is_not_done():
     verdict(check(stub), NOT_DONE, "serve_lines() still raises NotImplementedError")
 
 
+def test_a_server_that_returns_at_once():
+    def in_another_thread(listener, stopping):
+        pass  # wrong: serve_lines returns before it has served anyone
+
+    verdict(check(in_another_thread), FAILED, "serve_lines to serve until stopping is set", "it returned at once")
+
+
 def test_a_blocking_sendall_stalls_everyone():
     verdict(check(serving(blocking_sendall=True)), FAILED, "from a client that reads its replies only at the end",
             "it stopped reading them", "never sendall() from the loop")
@@ -161,7 +168,7 @@ def test_a_socket_unregistered_but_never_closed():
 @pytest.mark.parametrize("mistake", [{"timeout": 0}, {"always_write": True}])
 def test_a_busy_loop(mistake):
     verdict(check(serving(**mistake)), FAILED, "a server that sleeps while no client sends anything",
-            "s of processor time in a quiet second", "watch a socket for writing only while its output buffer holds something")
+            "s of processor time in", "with clients connected and none sending", "watch a socket for writing only while its output buffer holds something")
 
 
 def test_a_blocking_accept_in_the_loop():
