@@ -1,7 +1,8 @@
 """UDP echo server that loses datagrams on purpose: sends each datagram back to its sender,
 unless it drops it; the ones it keeps, it may hold back for a while first.
 
-    python -m sandbox udp-echo [--loss FRACTION] [--delay 50ms] [--seed N] [--host H] [--port P]
+    python -m sandbox udp-echo [--loss FRACTION] [--delay 50ms] [--seed N] [--max-pending N]
+                               [--host H] [--port P]
 
 UDP has no connection: one socket receives every client's datagrams, and
 ``recvfrom`` says who sent each one; ``sendto`` answers there. Loopback never
@@ -68,7 +69,9 @@ class UDPEchoServer:
         self.server_address = self.socket.getsockname()
         self.loss, self.delay, self.max_pending = loss, delay, max_pending
         self.random = random.Random(seed)
-        self.replies = sched.scheduler(time.monotonic)  # run(blocking=False) only: it never sleeps
+        # perf_counter: a clock that only moves forward, finer than monotonic() on Windows before
+        # Python 3.13 (15.6 ms steps there). run(blocking=False) only: the scheduler never waits.
+        self.replies = sched.scheduler(time.perf_counter)
         self.counts = {"received": 0, "echoed": 0, "dropped": 0, "too many waiting": 0, "not sendable": 0}
         self.pending = 0
         self._stopping = threading.Event()
