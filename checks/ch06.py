@@ -1,4 +1,4 @@
-"""Checks for exercises/06-servers.md: a threaded TCP server for a small line protocol.
+"""Checks for exercises/06-servers.md: a TCP server for a small line protocol, threaded, then on one event loop.
 
 The protocol: one request per line (UTF-8, ending with "\\n", or "\\r\\n"), one reply line each.
 
@@ -10,6 +10,7 @@ The protocol: one request per line (UTF-8, ending with "\\n", or "\\r\\n"), one 
     check_respond(respond)                       step 1: the reply to one line, as a pure function
     check_counter(LineServer)                    step 2: a threaded server with a shared, locked counter
     check_line_server(LineServer, LineHandler)   step 3: the whole server: whole lines, the server's counter, 50 clients at once
+    check_serve_lines(serve_lines)               step 4: the same protocol for every client from one thread (selectors)
 """
 
 from __future__ import annotations
