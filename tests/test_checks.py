@@ -14,6 +14,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 
 import pytest
 import requests
@@ -656,6 +657,86 @@ def test_classify_catches_timeout_before_connection_error(httpbin):
     for wrong in (connection_error_first, read_timeout_only):
         verdict(ch04.check_classify(wrong, httpbin), FAILED, "where connecting times out", "got:      'unreachable'",
                 "ConnectTimeout, which is both", "catch requests.Timeout before requests.ConnectionError")
+
+
+def get_many(host, port, paths, timeout=5.0, mistake=None):
+    """Step 4's right answer, or with one of the mistakes students make (``mistake``)."""
+    answers, unread = [], b""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    deadline = time.monotonic() + 3.5  # "spin" gives up on its own, after the check did (3 s)
+    try:
+        for path in paths:
+            if mistake == "new connection" and answers:
+                sock.close()
+                sock, unread = socket.create_connection((host, port), timeout=timeout), b""
+            version = "1.0" if mistake == "HTTP/1.0" else "1.1"
+            close = "Connection: close\r\n" if mistake == "close" else ""
+            sock.sendall(f"GET {path} HTTP/{version}\r\nHost: {host}:{port}\r\n{close}\r\n".encode("ascii"))
+            if mistake == "one recv for the head":
+                unread += sock.recv(65536)
+            while b"\r\n\r\n" not in unread and mistake != "one recv for the head":
+                unread += sock.recv(65536)
+            head, _, unread = unread.partition(b"\r\n\r\n")
+            if mistake == "drop what came with the head":
+                unread = b""
+            status_line, *fields = head.decode("iso-8859-1").split("\r\n")
+            headers = {}
+            for name, _, value in (field.partition(":") for field in fields):
+                headers[name.strip() if mistake == "names as sent" else name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", headers.get("Content-Length", 0)))
+            if mistake == "until closed":
+                while chunk := sock.recv(65536):
+                    unread += chunk
+            elif mistake == "one recv for the body":
+                if len(unread) < length:
+                    unread += sock.recv(65536)
+            else:
+                if mistake == "recv first":
+                    unread += sock.recv(65536)
+                while len(unread) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk and mistake != "spin":
+                        raise ConnectionError(f"closed after {len(unread)} of {length} bytes")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("spun for 3.5 s")
+                    unread += chunk
+            answers.append((int(status_line.split()[1]), headers, unread[:length]))
+            unread = unread[length:]
+    finally:
+        sock.close()
+    return answers
+
+
+def test_get_many(httpbin):
+    verdict(ch04.check_get_many(get_many, httpbin), PASSED, "4 answers on one connection", "ConnectionError")
+    verdict(ch04.check_get_many(stub, httpbin), NOT_DONE)
+
+    def wrong(mistake):
+        return ch04.check_get_many(lambda host, port, paths, timeout=5.0: get_many(host, port, paths, timeout, mistake), httpbin)
+
+    verdict(wrong("close"), FAILED, 'no "Connection: close"', "leave it out to keep the connection")
+    verdict(wrong("HTTP/1.0"), FAILED, "requests in HTTP/1.1", "'GET /hello HTTP/1.0'")
+    verdict(wrong("new connection"), FAILED, "the 4 requests sent on one connection", "got:      4 connections",
+            "connect once")
+    verdict(wrong("names as sent"), FAILED, "headers['content-length'] == '13'", "a server may write Content-Length or content-length")
+    verdict(wrong("one recv for the head"), FAILED, "to return a result", "a head may come in several pieces")
+    verdict(wrong("one recv for the body"), FAILED, "to return a result", "then exactly Content-Length bytes of body")
+
+
+@pytest.mark.slow
+def test_get_many_that_waits_for_more_fails(httpbin):
+    """Each waits for bytes that never come (4 s each): reading until the server closes, dropping the start
+    of the body that came with the head, calling recv() before looking at an empty body's length."""
+    def wrong(mistake):
+        return ch04.check_get_many(lambda host, port, paths, timeout=5.0: get_many(host, port, paths, timeout, mistake), httpbin)
+
+    for mistake in ("until closed", "drop what came with the head"):
+        verdict(wrong(mistake), FAILED, "the last request sent being 'GET /hello HTTP/1.1'", "still running after 4 s",
+                "it never closes to say \"the end\"", "bytes received after the head are the start of the body")
+    verdict(wrong("recv first"), FAILED, "the last request sent being 'GET /missing HTTP/1.1'", "still running after 4 s",
+            "Content-Length: 0 means no body at all")
+    verdict(wrong("spin"), FAILED, "ConnectionError from get_many", "after 5 of the 13 bytes", "still running after 3 s",
+            'recv() returns b"" once the server has closed')
 
 
 # --- 05 -----------------------------------------------------------------------
