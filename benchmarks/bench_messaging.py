@@ -1,6 +1,7 @@
 """How fast is the messaging server? Requests per second and latency, under load.
 
     python benchmarks/bench_messaging.py [--seconds 3] [--clients 1,20,100] [--workers 4]
+    python benchmarks/bench_messaging.py --live [--students 200] [--seconds 60] [--every 3] [--workers 4]
 
 Four servers, each started here and stopped at the end:
 
@@ -25,6 +26,17 @@ of errors (a failed connection or an unexpected status). At the end, the
 ratio messaging/hello-world at the highest number of clients: the share of
 the server's capacity the application leaves, with a target of 0.5.
 
+With --live, a class instead: --students students, each with a live stream
+open (GET /api/v1/events, read as it comes), each sending a message to
+another student every --every seconds (on average), for --seconds; then a
+few seconds more for the last messages to arrive. Printed, for one waitress
+process and for --workers W side by side: the messages sent and delivered,
+the errors (a send that failed, a stream that broke without reconnecting, a
+message that never arrived), and the latency of delivery, from just before
+the POST to the moment the recipient's stream brings the message (p50, p99,
+max). With several processes, sender and recipient are mostly served by
+different ones: the message goes through the SQLite file.
+
 The clients run on the same machine as the servers and share its processors
 with them: this measures the whole machine, as when an instructor runs the
 class server on a laptop. It prints no verdict; it is not a test.
@@ -33,10 +45,13 @@ class server on a laptop. It prints no verdict; it is not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
+import random
+import socket
 import shutil
 import subprocess
 import sys
@@ -153,6 +168,177 @@ def run(host: str, port: int, requests: list[tuple], seconds: float) -> dict:
     }
 
 
+# --- --live: a class, each student subscribed ------------------------------------------------
+
+
+class Student:
+    """One student: a live stream read in a thread of its own, and messages sent now and then."""
+
+    def __init__(self, host: str, port: int, user_id: int, token: str, board: "Board"):
+        self.host, self.port, self.user_id, self.token, self.board = host, port, user_id, token, board
+        self.ready = threading.Event()
+        self.stopping = False
+        self.connection = None
+        self.sock = None  # the stream's socket (http.client lets go of it once the answer has begun)
+        self.last_id = None
+        self.thread = threading.Thread(target=self.listen, daemon=True)
+
+    def listen(self) -> None:
+        """Read the stream; reconnect (with Last-Event-ID) when the server ends it."""
+        while not self.stopping:
+            headers = {"Authorization": f"Bearer {self.token}"}
+            if self.last_id is not None:
+                headers["Last-Event-ID"] = self.last_id
+            try:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self.connection.connect()
+                self.sock = self.connection.sock
+                if self.stopping:
+                    break
+                self.connection.request("GET", "/api/v1/events", headers=headers)
+                response = self.connection.getresponse()
+                if response.status != 200:
+                    raise http.client.HTTPException(f"status {response.status}")
+                event = {}
+                while not self.stopping and (line := response.fp.readline()):
+                    line = line.decode().rstrip("\n")
+                    if line:
+                        name, _, value = line.partition(": ")
+                        event[name] = value
+                        continue
+                    if "id" in event:
+                        self.last_id = event["id"]
+                    if event.get("event") == "ready":
+                        self.ready.set()
+                    elif event.get("event") == "message":
+                        message = json.loads(event["data"])
+                        if message["recipient_id"] == self.user_id:
+                            self.board.delivered(message["text"])
+                    event = {}
+            except (OSError, http.client.HTTPException, ValueError):
+                if not self.stopping:
+                    self.board.error("stream")
+                    time.sleep(1)  # as a browser would, after the server's retry:
+            finally:
+                self.connection.close()
+        self.ready.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        with contextlib.suppress(OSError, AttributeError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading thread
+
+
+class Board:
+    """What the students saw: when each message was sent, when it arrived, and the errors."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+
+    def sending(self, text: str) -> None:
+        with self.lock:
+            self.sent[text] = time.perf_counter()
+
+    def delivered(self, text: str) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            if text in self.sent:
+                self.latencies.append(now - self.sent.pop(text))
+
+    def error(self, kind: str) -> None:
+        with self.lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def simulate_class(host: str, port: int, accounts: list[tuple[int, str]], seconds: float, every: float) -> dict:
+    board = Board()
+    students = [Student(host, port, user_id, token, board) for user_id, token in accounts]
+    for student in students:
+        student.thread.start()
+    for student in students:
+        student.ready.wait(30)
+    end = time.perf_counter() + seconds
+    sent = [0]
+
+    def sender(number: int) -> None:
+        rng = random.Random(number)
+        user_id, token = accounts[number]
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        time.sleep(rng.uniform(0, every))  # not all at once
+        while time.perf_counter() < end:
+            recipient = accounts[(number + rng.randrange(1, len(accounts))) % len(accounts)][0]
+            text = f"from {user_id} to {recipient}: {rng.random()}"
+            body = json.dumps({"text": text}).encode()
+            board.sending(text)
+            try:
+                connection.request("POST", f"/api/v1/users/{recipient}/messages", body=body,
+                                   headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 201:
+                    board.error(f"send {response.status}")
+            except (OSError, http.client.HTTPException):
+                board.error("send")
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+            sent[0] += 1
+            time.sleep(rng.expovariate(1 / every))  # on average every `every` seconds
+        connection.close()
+
+    senders = [threading.Thread(target=sender, args=(number,)) for number in range(len(accounts))]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    deadline = time.perf_counter() + 5  # the last messages on their way
+    while board.sent and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    for student in students:
+        student.stop()
+    for student in students:
+        student.thread.join(5)
+    latencies = sorted(board.latencies)
+    count = len(latencies)
+
+    def at(share: float) -> float:
+        return latencies[min(count - 1, int(count * share))] * 1000 if count else float("nan")
+
+    return {"sent": sent[0], "delivered": count, "lost": len(board.sent), "errors": dict(board.errors),
+            "p50": at(0.5), "p99": at(0.99), "max": latencies[-1] * 1000 if count else float("nan")}
+
+
+def live_main(args) -> None:
+    print(f"{args.students} students on loopback, each with a live stream open and sending a message every "
+          f"{args.every:g} s on average, for {args.seconds:g} s\n")
+    header = (f"{'server':<12} {'sent':>6} {'delivered':>9} {'lost':>5} {'errors':>6} "
+              f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory(prefix="bench-messaging-live-") as folder:
+        for workers in (1, args.workers):
+            database = Path(folder) / f"class-{workers}.sqlite3"
+            db.create(database)
+            conn = db.connect(database)
+            try:
+                accounts = [(user["id"], token) for user, token in
+                            db.add_users(conn, [f"student {i}" for i in range(args.students)])]
+            finally:
+                conn.close()
+            with launch("messaging", replace=False, db=database, rate_limit="off", quiet=True, workers=workers,
+                        timeout=60) as server:
+                figures = simulate_class(server.host, server.port, accounts, args.seconds, args.every)
+            errors = sum(figures["errors"].values()) + figures["lost"]
+            name = "waitress-1" if workers == 1 else f"waitress-{workers}"
+            print(f"{name:<12} {figures['sent']:>6} {figures['delivered']:>9} {figures['lost']:>5} {errors:>6} "
+                  f"{figures['p50']:>7.0f} {figures['p99']:>7.0f} {figures['max']:>7.0f}"
+                  + (f"   {figures['errors']}" if figures["errors"] else ""), flush=True)
+    print("\nerrors: sends that failed, streams that broke, and messages never delivered (lost); "
+          "latency: from just before the POST to the recipient's stream")
+
+
 def client_counts(text: str) -> list[int]:
     """argparse type: "1,20,100", each a positive whole number."""
     return [common.positive_integer(count) for count in text.split(",")]
@@ -160,12 +346,24 @@ def client_counts(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=common.positive_seconds, default=3.0, help="measured seconds per run (default: 3)")
+    parser.add_argument("--seconds", type=common.positive_seconds,
+                        help="measured seconds per run (default: 3; with --live, 60)")
     parser.add_argument("--clients", type=client_counts, default="1,20,100",
                         help="numbers of concurrent clients, comma-separated (default: 1,20,100)")
     parser.add_argument("--workers", type=common.positive_integer, default=CLASS_WORKERS,
                         help=f"processes of the classroom server and of the hello-world (default: {CLASS_WORKERS})")
+    parser.add_argument("--live", action="store_true", help="simulate a class with live streams instead (see above)")
+    parser.add_argument("--students", type=common.positive_integer, default=200, help="with --live (default: 200)")
+    parser.add_argument("--every", type=common.positive_seconds, default=3.0,
+                        help="with --live: seconds between a student's messages, on average (default: 3)")
     args = parser.parse_args()
+    if args.live:
+        args.seconds = args.seconds or 60.0  # a class's minute
+        print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+              f"{os.cpu_count()} processors")
+        live_main(args)
+        return
+    args.seconds = args.seconds or 3.0
     levels = args.clients
     if max(levels) > USERS:
         parser.error(f"at most {USERS} clients")

@@ -44,6 +44,16 @@ def test_the_messaging_benchmark_runs_every_server_without_errors():
 
 
 @pytest.mark.slow
+def test_the_live_class_benchmark_delivers_every_message():
+    output = run("benchmarks/bench_messaging.py", "--live", "--students", "8", "--seconds", "1", "--every", "0.3",
+                 "--workers", "2")
+    rows = re.findall(r"^(waitress-\d) +(\d+) +(\d+) +(\d+) +(\d+) ", output, flags=re.MULTILINE)
+    assert [row[0] for row in rows] == ["waitress-1", "waitress-2"], output
+    for name, sent, delivered, lost, errors in rows:
+        assert int(sent) > 0 and delivered == sent and lost == errors == "0", output
+
+
+@pytest.mark.slow
 def test_the_servers_benchmark_runs_without_errors():
     output = run("benchmarks/bench_servers.py", "--launches", "2", "--seconds", "0.3", "--servers", "echo")
     assert re.search(r"^launch\('echo'\) +\d+ ms", output, flags=re.MULTILINE)

@@ -130,3 +130,10 @@ def test_a_live_message_inserted_as_html_fails(tmp_path):
                            "$(\"inbox\").insertAdjacentHTML(\"afterbegin\", `<li class=\"message\"><p class=\"text\">${data.text}</p></li>`);")
     assert live.status == FAILED, str(live)
     assert "never innerHTML" in str(live)
+
+
+def test_a_live_part_left_to_do_is_not_done(tmp_path):
+    live, results = live_verdict(tmp_path, "const data = JSON.parse(event.data);",
+                                 'throw new Error("TODO: JSON.parse(event.data)");')
+    assert live.status == NOT_DONE, str(live)
+    assert "TODO: JSON.parse(event.data)" in live.summary

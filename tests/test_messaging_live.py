@@ -25,6 +25,7 @@ API = "/api/v1"
 def short_streams(monkeypatch):
     monkeypatch.setattr(live, "STREAM_SECONDS", 3)
     monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(live, "CHECK_SECONDS", 0.1)
     monkeypatch.setattr(live, "POLL_SECONDS", 0.02)
 
 
@@ -275,3 +276,20 @@ def test_an_event_sent_through_one_process_reaches_a_subscriber_of_another(tmp_p
         for stream in streams:
             stream.close()
         assert message["text"] == "across"
+
+
+def test_a_client_that_went_away_frees_its_stream_within_a_second(client, pair):
+    """waitress tells the application when a client has closed its connection; the stream then ends."""
+    _, ada_token, _, _ = pair
+    gone = threading.Event()
+    response = client.get(f"{API}/events", headers=bearer(ada_token), buffered=False,
+                          environ_base={"waitress.client_disconnected": gone.is_set})
+    chunks = iter(response.response)
+    next(chunks)  # retry:
+    hub = client.application.extensions["messaging.hub"]
+    assert hub.count() == 1
+    gone.set()
+    started = time.monotonic()
+    for _ in chunks:  # the generator returns on its own, at its next check
+        pass
+    assert time.monotonic() - started < 1 and hub.count() == 0

@@ -182,7 +182,8 @@ function setConnection(state, text) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Read a text/event-stream answer: call onEvent({id, event, data}) for each event, until the stream
-// ends (or throw if the connection breaks). Each event is lines "field: value", then an empty line;
+// ends (or throw if the connection breaks); an error in onEvent shows in #error. Each event is
+// lines "field: value", then an empty line;
 // lines starting with ":" are comments (the server's heartbeats). "retry:" sets retryMs.
 async function readEvents(response, onEvent) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -205,7 +206,12 @@ async function readEvents(response, onEvent) {
         else if (name === "data") event.data += event.data ? `\n${text}` : text;
         else if (name === "id" || name === "event") event[name] = text;
       }
-      if (event.data) onEvent(event);
+      if (!event.data) continue;
+      try {
+        onEvent(event);
+      } catch (error) {
+        showError(error); // a mistake in handling one event: shown, and the stream goes on
+      }
     }
   }
 }

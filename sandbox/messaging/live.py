@@ -44,8 +44,11 @@ The choices, and why:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import queue
+import sqlite3
 import threading
 import time
 
@@ -55,7 +58,8 @@ LIVE_STREAMS = 256  # streams open at once in one process, at most: 503 beyond
 STREAM_SECONDS = 60  # a stream ends after this, and the client reconnects
 STREAM_BYTES = 256 * 1024  # ... or after sending this much
 RETRY_MS = 1000  # how long a browser waits before reconnecting (SSE's retry:)
-HEARTBEAT_SECONDS = 15  # a comment line when idle: proxies keep the connection, dead clients are noticed
+HEARTBEAT_SECONDS = 15  # a comment line when idle: proxies keep the connection open
+CHECK_SECONDS = 1  # how often a stream looks whether its client has gone (its thread is then free)
 POLL_SECONDS = 0.1  # how often each process looks for new events in the database
 QUEUE_SIZE = 100  # events waiting for one subscriber, at most
 REPLAY_MAX = 200  # events replayed after a reconnection, at most: beyond, a reset
@@ -126,7 +130,11 @@ class Hub:
         try:
             while True:
                 time.sleep(POLL_SECONDS)
-                events = db.events_after(conn, self.seen)
+                try:
+                    events = db.events_after(conn, self.seen)
+                except sqlite3.OperationalError as error:  # "database is locked" for 10 s: try again
+                    logging.getLogger(__name__).warning("live events: %s", error)
+                    events = []
                 with self.lock:
                     if not self.subscribers:
                         self.thread = None  # the next subscriber starts another thread
@@ -137,7 +145,8 @@ class Hub:
                                 subscriber.offer(event)
                         self.seen = event["id"]
                 if time.monotonic() - pruned > 60:
-                    db.prune_events(conn, KEEP_SECONDS)
+                    with contextlib.suppress(sqlite3.OperationalError):  # busy: next time
+                        db.prune_events(conn, KEEP_SECONDS)
                     pruned = time.monotonic()
         finally:
             conn.close()
@@ -180,12 +189,15 @@ def stream(hub: Hub, subscriber: Subscriber, missed: list[dict], start: int, dis
             yield sse(event)
         start = max([start, *(event["id"] for event in missed)])
         yield sse({"id": start, "type": "ready", "data": json.dumps({"user_id": subscriber.user_id})})
-        deadline, sent = time.monotonic() + STREAM_SECONDS, 0
+        now = time.monotonic()
+        deadline, quiet_since, sent = now + STREAM_SECONDS, now, 0
         while (left := deadline - time.monotonic()) > 0 and sent < STREAM_BYTES and not disconnected():
             try:
-                event = subscriber.queue.get(timeout=min(HEARTBEAT_SECONDS, left))
+                event = subscriber.queue.get(timeout=min(CHECK_SECONDS, left))
             except queue.Empty:
-                yield ": still here\n\n"  # a comment: clients ignore it
+                if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+                    yield ": still here\n\n"  # a comment: clients ignore it
+                    quiet_since = time.monotonic()
                 continue
             if event is OVERFLOW:
                 break  # it reconnects, and gets what it missed from the database
@@ -194,5 +206,6 @@ def stream(hub: Hub, subscriber: Subscriber, missed: list[dict], start: int, dis
             text = sse(event)
             sent += len(text)
             yield text
+            quiet_since = time.monotonic()
     finally:  # also when the client went away: waitress then closes this generator
         hub.unsubscribe(subscriber)
