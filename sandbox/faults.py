@@ -10,7 +10,7 @@ retries meet real faults (all off by default):
     --latency 50ms           wait this long before each answer
     --reset 0.1              reset the connection (RST) instead of a tenth of the answers
     --cut 0.1                send half of a tenth of the answers, then close the connection
-    --slow 100               send every answer at 100 bytes per second, byte by byte
+    --slow 100               send every answer (over HTTP, its body) byte by byte, 100 bytes per second
     --http-errors 503:0.2    answer a fifth of the HTTP requests 503 instead (429, 500, 502, 504 too)
     --retry-after 1          the Retry-After header of those 429 and 503 answers
     --seed 1                 the same seed, the same faults for the same requests in the same order
@@ -25,12 +25,15 @@ generator seeded with --seed (``random.Random(seed)``). With ``--reset 0.1
 --cut 0.1 --http-errors 0.2``, below 0.1 is a reset, then up to 0.2 a cut,
 then up to 0.4 a 503; the rest is answered normally.
 
-Where the faults apply: a socketserver server (echo, contacts, random) calls
-``plan.sendall(sock, answer, what)`` instead of ``sock.sendall(answer)``; a
-WSGI application (httpbin, messaging) is wrapped by ``wrap(app, plan)``. A
-WSGI application never holds its connection (the server, waitress, does): it
-can answer an error, wait, send its body slowly or cut it short, but it cannot
-reset the connection: --reset exists for the servers that own their sockets.
+Where the faults apply: echo and contacts call ``plan.sendall(sock, answer,
+what)`` instead of ``sock.sendall(answer)``; random (http.server) draws the
+fault of a request with ``plan.before_answer(what)`` in do_GET(), and sends
+its body with ``plan.send()``; a WSGI application (httpbin, messaging) is
+wrapped by ``wrap(app, plan)``. A WSGI application never holds its connection
+(the server, waitress, does): it can answer an error, wait, send its body
+slowly or cut it short, but it cannot reset the connection: --reset exists for
+the servers that own their sockets. With messaging --workers N, each process
+has a plan of its own: the same seed, a sequence of its own.
 """
 
 from __future__ import annotations
@@ -316,10 +319,10 @@ OPTIONS = {  # name -> (type, metavar, help)
     "latency": (duration, "TIME", "wait this long before each answer: 0.05 or 50ms (at most 60 s)"),
     "reset": (fraction, "FRACTION", "reset the connection (RST) instead of this fraction of the answers, "
               "e.g. 0.1: the client reads ConnectionResetError"),
-    "cut": (fraction, "FRACTION", "send only the first half of this fraction of the answers, then close "
-            "the connection: the client reads an answer cut short"),
-    "slow": (rate, "BYTES_PER_SECOND", "send every answer byte by byte, this many bytes per second "
-             "(a slow network)"),
+    "cut": (fraction, "FRACTION", "send only the first half of this fraction of the answers (over HTTP, "
+            "of the body), then close the connection: the client reads an answer cut short"),
+    "slow": (rate, "BYTES_PER_SECOND", "send every answer (over HTTP, its body) byte by byte, this many "
+             "bytes per second (a slow network)"),
     "http_errors": (http_errors, "[STATUS:]FRACTION,...",
                     "answer this fraction of the requests with an error instead, without carrying them out: "
                     f"0.2 (503), or 503:0.2,429:0.1; a status among {', '.join(map(str, ERROR_STATUSES))}; "
