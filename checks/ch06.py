@@ -719,7 +719,8 @@ def _drive(run: _Run) -> str:
             "is enough, since one thread does all the counting")
 
     expect(run.stop(), "serve_lines to return once stopping is set (the check then connects once, to wake select() up)",
-           "it was still running 3 s later", "look at stopping at each turn of the loop: while not stopping.is_set()")
+           "it was still running 3 s later (and still is: restart the kernel to end it)",
+           "look at stopping at each turn of the loop: while not stopping.is_set()")
     expect(silent.closed(), "the server to close its clients' connections when it stops", "a client's connection stayed open",
            "when the loop ends, close every client socket still registered (the listener is the caller's)")
     return (f"the protocol in one thread, beside a silent client and half a line; {HOG_LINES * HOG_TEXT // 10**6} MB of "
