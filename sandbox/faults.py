@@ -267,15 +267,25 @@ def duration(text: str) -> float:
     return seconds
 
 
-def rate(text: str) -> int:
-    """argparse type: bytes per second, 1 to 1,000,000."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes per second") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 1000000 bytes per second")
-    return value
+def whole_number(low: int, high: int | None = None, unit: str = ""):
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper limit if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{unit}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}" if high is not None
+                                             else f"{value} is less than {low}")
+        return value
+
+    return parse
+
+
+rate = whole_number(1, 1_000_000, " of bytes per second")
+seconds_after = whole_number(0, MAX_RETRY_AFTER, " of seconds (Retry-After has no fractions)")  # HTTP says so
+seed_number = whole_number(0)
 
 
 def http_errors(text: str) -> dict[int, float]:
@@ -292,27 +302,6 @@ def http_errors(text: str) -> dict[int, float]:
             raise argparse.ArgumentTypeError(f"{status} is given twice")
         errors[int(status)] = fraction(share)
     return errors
-
-
-def seconds_after(text: str) -> int:
-    """argparse type: a Retry-After, a whole number of seconds (HTTP allows no fraction)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds (Retry-After has no fractions)") from None
-    if not 0 <= value <= MAX_RETRY_AFTER:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and {MAX_RETRY_AFTER}")
-    return value
-
-
-def seed_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 OPTIONS = {  # name -> (type, metavar, help)

@@ -88,7 +88,7 @@ def test_off_by_default_no_fault_and_no_fault_line(name):
     (["--http-errors", "404:0.1"], "the status must be one of 429, 500, 502, 503, 504"),
     (["--http-errors", "503:0.1,503:0.2"], "503 is given twice"),
     (["--retry-after", "0.5"], "Retry-After has no fractions"),
-    (["--seed", "-1"], "argument --seed: -1 is negative"),
+    (["--seed", "-1"], "argument --seed: -1 is less than 0"),
     (["--reset", "0.5", "--cut", "0.3", "--http-errors", "0.3"], "add up to more than 1"),
 ])
 def test_bad_options_are_refused_with_a_clear_message(args, words, capsys):
