@@ -149,3 +149,22 @@ def test_the_overflow_check_sees_a_slide_too_tall_or_too_wide(jupyter, page):
                            " && document.querySelector('.reveal .jp-CodeCell .cm-content')", timeout=60_000)
     found = overflowing_slides(page, slide_plan(nb))
     assert [line.split(":")[0] for line in found] == ["slide 1.2 (Too tall)", "slide 1.4 (Too wide)"], found
+
+
+def test_slides_look_right_on_a_projector(jupyter, page):
+    """jupyter/slides.css in RISE, as in the decks (tests/test_slides.py): headings clearly larger
+    than the text, code over 14 px, content from the top of the slide, tables aligned with the text."""
+    from rise_support import show
+    from test_slides import LOOK_JS, look_problems, with_table
+
+    notebook = with_table(CHAPTERS)
+    rel = notebook.relative_to(ROOT).as_posix()
+    plan = slide_plan(jupytext.read(notebook))
+    page.goto(f"{jupyter.url}/rise/{rel}?token={jupyter.token}")
+    page.wait_for_function("() => document.querySelector('.reveal .jp-MarkdownCell.jp-mod-rendered h1')"
+                           " && document.querySelector('.reveal .jp-CodeCell .cm-content')", timeout=60_000)
+    looks = []
+    for slide in plan:
+        show(page, slide["h"], slide["v"])
+        looks.append(page.evaluate(LOOK_JS))
+    assert look_problems(looks) == [], rel

@@ -147,3 +147,75 @@ def walk_deck(decks, browser, notebook: Path) -> None:
         assert errors == [], "JavaScript errors"
     finally:
         context.close()
+
+
+# The look, for a projector (jupyter/slides.css, the decks' and RISE's): measured on the slide shown.
+LOOK_JS = """() => {
+  const slide = document.querySelector('.reveal .slides > section.present > section.present');
+  const shown = selector => [...slide.querySelectorAll(selector)].filter(e => !e.closest('aside.notes')
+                                                                        && e.getClientRects().length);
+  const px = e => e ? parseFloat(getComputedStyle(e).fontSize) : null;
+  const box = slide.getBoundingClientRect();
+  const first = shown('.jp-RenderedHTMLCommon > *, .jp-InputArea-editor')[0];
+  const table = shown('.jp-RenderedHTMLCommon table')[0];
+  const text = shown('.jp-RenderedHTMLCommon > :is(p, h1, h2, h3, ul, ol)')[0];
+  return {
+    h1: px(shown('.jp-RenderedHTMLCommon h1')[0]), h2: px(shown('.jp-RenderedHTMLCommon h2')[0]),
+    p: px(shown('.jp-RenderedHTMLCommon p')[0]), code: px(shown('.jp-InputArea-editor :is(.cm-line, pre)')[0]),
+    height: slide.scrollHeight * (slide.offsetHeight ? box.height / slide.offsetHeight : 1),
+    top: first ? first.getBoundingClientRect().top - Math.max(box.top, 0) : null,
+    tableLeft: table ? table.getBoundingClientRect().left : null,
+    textLeft: text ? text.getBoundingClientRect().left : null,
+  };
+}"""
+
+
+def look_problems(looks: list[dict]) -> list[str]:
+    """What a projector would show badly, from LOOK_JS on each slide of a deck or a slideshow:
+    headings about body size, code at 14 px or less, short slides centred (not from the top),
+    tables not aligned with the text beside them. Each check needs a slide that has what it measures."""
+    problems = []
+    sizes = {key: next((look[key] for look in looks if look[key]), None) for key in ("h1", "h2", "p", "code")}
+    if None in sizes.values():
+        return [f"no slide with each of h1, h2, a paragraph and code to measure: {sizes}"]
+    if sizes["h2"] < 1.5 * sizes["p"] or sizes["h1"] < sizes["h2"]:
+        problems.append(f"headings not clearly larger than the text: h1 {sizes['h1']}, h2 {sizes['h2']}, "
+                        f"text {sizes['p']} px")
+    if sizes["code"] <= 14 or sizes["p"] < 17:
+        problems.append(f"too small for a room: code {sizes['code']} px, text {sizes['p']} px")
+    short = [look for look in looks if look["top"] is not None and look["height"] < 400]
+    if not short:
+        problems.append("no short slide to see where the content starts")
+    elif max(look["top"] for look in short) > 40:  # centred, a 300 px slide would start 200 px down
+        problems.append(f"content not from the top: short slides start {[round(x['top']) for x in short]} px down")
+    tables = [look for look in looks if look["tableLeft"] is not None and look["textLeft"] is not None]
+    if not tables:
+        problems.append("no slide with a table beside text")
+    for look in tables:
+        if abs(look["tableLeft"] - look["textLeft"]) > 2:
+            problems.append(f"a table starts at x={look['tableLeft']:.0f}, the text beside it at {look['textLeft']:.0f}")
+    return problems
+
+
+def with_table(notebooks) -> Path:
+    """The first chapter with a markdown table (tables are what gets centred by default)."""
+    return next(n for n in notebooks if n.relative_to(ROOT).parts[0] == "notebooks"
+                and any(c.cell_type == "markdown" and "\n| ---" in c.source for c in jupytext.read(n).cells))
+
+
+@pytest.mark.browser
+def test_decks_look_right_on_a_projector(decks, browser):
+    """jupyter/slides.css in a deck: headings, text and code sizes, top-aligned, tables left."""
+    notebook = with_table(NOTEBOOKS)
+    plan = slide_plan(jupytext.read(notebook))
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(decks[notebook].as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        looks = []
+        for slide in plan:
+            page.evaluate("([h, v]) => Reveal.slide(h, v)", [slide["h"], slide["v"]])
+            looks.append(page.evaluate(LOOK_JS))
+        assert look_problems(looks) == [], decks[notebook].name
+    finally:
+        page.close()
