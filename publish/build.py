@@ -331,6 +331,7 @@ def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
 # exporter makes the decks, from the executed notebooks of the cache.
 
 DECK_TEMPLATE = "deck"  # publish/deck/: nbconvert's reveal template with local assets
+SLIDES_CSS = REPO / "jupyter" / "slides.css"  # the slides' look, RISE's too (jupyter/install_settings.py)
 REVEAL_WIDTH, REVEAL_HEIGHT = 1280, 720
 
 
@@ -374,6 +375,7 @@ def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, ke
         shutil.rmtree(static / "mathjax", ignore_errors=True)
     keep |= {p for p in static.rglob("*") if p.is_file()}
     decks = []
+    slides_css = SLIDES_CSS.read_text(encoding="utf-8")
     for source, _, nb in notebooks:
         rel = source.relative_to(root)
         deck = out / rel.with_suffix(".slides.html")
@@ -393,7 +395,8 @@ def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, ke
         title = nb.cells[0].source.lstrip("# ").splitlines()[0] if nb.cells else rel.stem
         nb.metadata["title"] = title
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": rel.stem},
-                                                               "netcourse": {"mathjax_url": mathjax_url}})
+                                                               "netcourse": {"mathjax_url": mathjax_url,
+                                                                             "slides_css": slides_css}})
         write_if_changed(deck, body)
         keep.add(deck)
         decks.append((rel, deck, title))
@@ -547,6 +550,40 @@ def exercises_page(root: Path, sources: list[Path]) -> str:
     return "\n".join(lines)
 
 
+SETUP_HEADING = re.compile(r"^#{1,6}\s+Before we start\s*$")
+SETUP_TAG = "hide-cell"  # myst-nb: the cell, input and output, folded behind a "Show code cell" toggle
+
+
+def site_text(notebook: Notebook) -> str:
+    """The page's source: the notebook, its *Before we start* code cells (the chapter's imports
+    and setup, the first code a reader would see) tagged ``hide-cell``, so that the site folds them.
+
+    The tag is added here, at build time: the notebooks stay as they are, for JupyterLab and the
+    slides. jupyter-cache matches a notebook by its code cells' source, which does not change.
+    """
+    import copy
+
+    import jupytext
+
+    nb = copy.deepcopy(notebook.nb)
+    setup, changed = False, False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            first = cell.source.strip().splitlines()[:1]
+            setup = bool(first and SETUP_HEADING.match(first[0]))
+        elif setup and cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if SETUP_TAG not in tags:
+                tags.append(SETUP_TAG)
+                changed = True
+    if not changed:
+        return notebook.text
+    for cell in nb.cells:  # the outputs come from the cache, as for every page
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return jupytext.writes(nb, fmt="md:myst")
+
+
 def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook]) -> Path:
     """``build/site-src/``: the site's sources, written only where they changed."""
     src = build / "site-src"
@@ -554,7 +591,7 @@ def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook
     copy_tree(SITE_SOURCES, src, keep)
     for notebook in notebooks:  # the .md as executed: myst-nb reads it, and finds its outputs in the cache
         page = src / notebook.source.relative_to(root)
-        write_if_changed(page, notebook.text)
+        write_if_changed(page, site_text(notebook))
         keep.add(page)
     pages = {"exercises.md": exercises_page(root, [n.source for n in notebooks]), **reference_pages(root)}
     for name, text in pages.items():

@@ -7,7 +7,9 @@ for byte, in the environment's ``share/jupyter/lab/settings/``.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +61,17 @@ def test_postbuild_installs_the_settings_make_lab_installs(tmp_path):
     assert by_binder == by_make_lab
     assert set(by_binder) == set(installer().SETTINGS)
     for name in installer().SETTINGS:
-        assert by_binder[name] == (ROOT / "jupyter" / name).read_bytes()
+        assert by_binder[name] == installer().rendered(name)
+
+
+def test_installed_settings_carry_the_slides_look():
+    """RISE's overlay is jupyter/slides.css, the sheet the decks use too; nothing else differs
+    from jupyter/overrides.json."""
+    installed = json.loads(installer().rendered("overrides.json"))
+    css = (ROOT / "jupyter" / "slides.css").read_text(encoding="utf-8")
+    assert installed["jupyterlab-rise:plugin"].pop("overlay") == f"<style>\n{css}</style>"
+    assert installed == json.loads((ROOT / "jupyter" / "overrides.json").read_text(encoding="utf-8"))
+    assert installed["jupyterlab-rise:plugin"]["center"] is False  # content from the top of the slide
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
@@ -73,8 +85,21 @@ def test_make_lab_runs_the_same_installer():
 def test_environment_yml_installs_jupyterlab_rise_and_the_course():
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    names = {line.split(">")[0].split("=")[0].strip() for line in pip}
-    assert {"jupyterlab", "jupytext", "jupyterlab-rise", "-e ."} <= names
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    names = {re.split(r"[<>=;\[ ]", line, maxsplit=1)[0].strip() for line in pip + conda}
+    assert {"jupyterlab", "jupytext", "jupyterlab-rise", "playwright"} <= names
+    assert "-e ." in pip  # the course itself
+
+
+def test_apt_txt_gives_playwrights_chromium_what_it_needs():
+    """Ubuntu's chromium package is a snap wrapper, useless in Binder's container: apt.txt has
+    the libraries of Playwright's Chromium, which postBuild downloads, not a Chromium."""
+    packages = [line.strip() for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert packages and not [p for p in packages if "chromium" in p or "chrome" in p]
+    assert {"libnss3", "libgbm1", "libatk-bridge2.0-0"} <= set(packages)
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", p) for p in packages), "one package name a line"
+    assert "python -m playwright install chromium" in POSTBUILD.read_text(encoding="utf-8")
 
 
 def test_readme_has_the_binder_badge():
