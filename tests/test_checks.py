@@ -7,6 +7,7 @@ tested here: the core (time limits, stubs, printing) and strict mode.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import pickle
@@ -690,6 +691,11 @@ def get_many(host, port, paths, timeout=5.0, mistake=None):
             elif mistake == "one recv for the body":
                 if len(unread) < length:
                     unread += sock.recv(65536)
+            elif mistake == "wait after an empty body" and length == 0:
+                sock.settimeout(1.5)  # "in case something comes after all"
+                with contextlib.suppress(TimeoutError):
+                    unread += sock.recv(65536)
+                sock.settimeout(timeout)
             else:
                 if mistake == "recv first":
                     unread += sock.recv(65536)
@@ -737,6 +743,8 @@ def test_get_many_that_waits_for_more_fails(httpbin):
             "Content-Length: 0 means no body at all")
     verdict(wrong("spin"), FAILED, "ConnectionError from get_many", "after 5 of the 13 bytes", "still running after 3 s",
             'recv() returns b"" once the server has closed')
+    verdict(wrong("wait after an empty body"), FAILED, "each next request (or the end) at once after an answer was complete",
+            "of waiting after the answer to /missing", "do not wait for more")
 
 
 # --- 05 -----------------------------------------------------------------------
