@@ -237,7 +237,7 @@ PATHS = {
         "get": {
             "operationId": "getMe",
             "tags": ["users"],
-            "summary": "Who am I: the user the token belongs to",
+            "summary": "Who am I: the token's user",
             "security": BEARER,
             "responses": {"200": ok("The token's user", "User"), **errors(401)},
         },
@@ -274,7 +274,7 @@ PATHS = {
         "get": {
             "operationId": "getMessage",
             "tags": ["messages"],
-            "summary": "One message (for its recipient or its sender)",
+            "summary": "One message (to me, or from me)",
             "security": BEARER,
             "responses": {"200": ok("The message", "Message"), **errors(*OWNER_ERRORS)},
         },
@@ -298,7 +298,7 @@ PATHS = {
         "get": {
             "operationId": "subscribeEvents",
             "tags": ["live"],
-            "summary": "My events as they happen (Server-Sent Events)",
+            "summary": "My live events (Server-Sent Events)",
             "description": f"""A stream in the `text/event-stream` format: blocks of `id:`, `event:` and `data:` lines,
 each ended by an empty line. `data` is one line of JSON:
 
@@ -330,7 +330,7 @@ The token goes in the Authorization header, never in the URL (logs keep URLs): t
         "get": {
             "operationId": "getOpenAPI",
             "tags": ["docs"],
-            "summary": "This description (the docs page is at /api/v1/docs)",
+            "summary": "This description (docs page: /api/v1/docs)",
             "responses": {"200": {"description": "An OpenAPI 3.0 document",
                                   "content": json_content({"type": "object"})}, **errors()},
         },
