@@ -118,6 +118,9 @@ def test_alembic_sees_only_declared_differences(orm, server_db, engine):
     """What autogenerate would write for db.py's database: nothing SQLite would do differently."""
     with engine.connect() as connection:
         changes = compare_metadata(MigrationContext.configure(connection), orm.Base.metadata)
+    # The tables of the server's live events and dashboard (events, activity, settings) are not modelled.
+    changes = [change for change in changes
+               if not (change[0] == "remove_table" and change[1].name in {"events", "activity", "settings"})]
     summary = sorted((change[0][0], change[0][2], change[0][3]) for change in changes)
     # An INTEGER PRIMARY KEY is never NULL in SQLite, declared NOT NULL or not; 0/1 either way.
     assert summary == [("modify_nullable", "messages", "id"), ("modify_nullable", "users", "id"),
