@@ -106,3 +106,14 @@ def test_readme_has_the_binder_badge():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "https://mybinder.org/badge_logo.svg" in readme
     assert "https://mybinder.org/v2/gh/" in readme
+
+
+def test_readme_says_the_one_edit_of_the_badge_and_how_to_run_a_class_on_a_hub():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    badge = re.search(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/HEAD", readme)
+    assert badge, "the Binder link names owner/repository"
+    after = readme[badge.end():badge.end() + 600]
+    assert badge.group(1) in after and "owner/repository" in after, "the edit is explained beside the badge"
+    hub = readme[readme.index("### A class on a JupyterHub"):]
+    assert "nbgitpuller" in hub and "git-pull?repo=" in hub
+    assert re.search(r"\d+ MiB", hub) and "psutil" in hub, "measured memory, and how to measure it"
