@@ -293,3 +293,10 @@ def test_a_client_that_went_away_frees_its_stream_within_a_second(client, pair):
     for _ in chunks:  # the generator returns on its own, at its next check
         pass
     assert time.monotonic() - started < 1 and hub.count() == 0
+
+
+def test_an_unknown_parameter_is_refused_not_ignored(client, pair):
+    """?type=message (a typo for types) would otherwise subscribe to everything."""
+    _, ada_token, _, _ = pair
+    body = assert_error(client.get(f"{API}/events?type=message", headers=bearer(ada_token)), 422, "type")
+    assert body["details"] == {"type": "unexpected parameter; allowed: types"}

@@ -329,7 +329,12 @@ def events():
 
 
 def event_types() -> set[str]:
-    """?types=message,read: only these events (default: all); a reset always comes."""
+    """?types=message,read: only these events (default: all); a reset always comes.
+
+    Any other parameter is refused: a typo such as ?type=message would otherwise
+    subscribe to everything, silently."""
+    if unknown := [name for name in request.args if name != "types"]:
+        raise ValidationFailed({name[:30]: "unexpected parameter; allowed: types" for name in unknown})
     text = request.args.get("types")
     if text is None:
         return set(live.TYPES)
