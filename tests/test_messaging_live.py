@@ -8,6 +8,7 @@ The cross-process test starts a real server with --workers 2.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 
@@ -300,3 +301,33 @@ def test_an_unknown_parameter_is_refused_not_ignored(client, pair):
     _, ada_token, _, _ = pair
     body = assert_error(client.get(f"{API}/events?type=message", headers=bearer(ada_token)), 422, "type")
     assert body["details"] == {"type": "unexpected parameter; allowed: types"}
+
+
+def test_a_subscriber_that_never_reads_slows_no_one(tmp_path):
+    """Over a real server: one stream is never read while Eve sends its user 300 long messages
+    (600 kB, beyond a stream's 256 KiB); another user's stream still gets its message, and every
+    send is answered."""
+    with launch("messaging", db=tmp_path / "slow.sqlite3", rate_limit="off", quiet=True) as server:
+        base = server.url
+        (ada, ada_token), (bob, bob_token), (_, eve_token) = (
+            (r.json()["user"], r.json()["token"]) for r in
+            (requests.post(f"{base}{API}/users", json={"name": name}, timeout=5) for name in ("Ada", "Bob", "Eve")))
+        stuck = socket.create_connection(server.address)  # subscribes, then never reads a byte
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(f"GET {API}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ada_token}\r\n\r\n".encode())
+        reader = requests.get(f"{base}{API}/events", headers=bearer(bob_token), stream=True, timeout=10)
+        chunks = reader.iter_content(chunk_size=None, decode_unicode=True)
+        assert "event: ready" in read_until(chunks, "event: ready")
+        with requests.Session() as session:
+            started = time.monotonic()
+            for n in range(300):
+                response = session.post(f"{base}{API}/users/{ada['id']}/messages", json={"text": f"{n} " + "x" * 1990},
+                                        headers=bearer(eve_token), timeout=10)
+                assert response.status_code == 201
+            flood = time.monotonic() - started
+            session.post(f"{base}{API}/users/{bob['id']}/messages", json={"text": "for Bob"},
+                         headers=bearer(ada_token), timeout=10)
+        assert '"text":"for Bob"' in read_until(chunks, '"text":"for Bob"')
+        print(f"300 sends of 2 kB while a stream stood unread: {flood:.2f} s")
+        reader.close()
+        stuck.close()
