@@ -9,6 +9,7 @@ or puts every message event in the inbox, gets the verdict a student should read
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 
@@ -137,3 +138,17 @@ def test_a_live_part_left_to_do_is_not_done(tmp_path):
                                  'throw new Error("TODO: JSON.parse(event.data)");')
     assert live.status == NOT_DONE, str(live)
     assert "TODO: JSON.parse(event.data)" in live.summary
+
+
+def test_the_servers_own_page_is_the_solution(tmp_path):
+    """sandbox/messaging/static/ serves the same client as the solution: the same styles, the same
+    code (plus registering, and its own server by default), so that the two never drift apart."""
+    static = ROOT / "sandbox" / "messaging" / "static"
+    assert (static / "style.css").read_text() == (SOLUTION / "style.css").read_text()
+    solution = [line for line in (SOLUTION / "app.js").read_text().splitlines() if "### " not in line]
+    served = (static / "app.js").read_text().splitlines()
+    differ = difflib.SequenceMatcher(a=solution, b=served, autojunk=False)
+    changed = [line for tag, i1, i2, _, _ in differ.get_opcodes() if tag in ("replace", "delete")
+               for line in solution[i1:i2]]
+    # Only the opening comment (the exercise's wording) and where the server is may differ.
+    assert all(line.startswith("//") or "server = serverUrl" in line for line in changed), changed
