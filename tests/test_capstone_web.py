@@ -152,3 +152,10 @@ def test_the_servers_own_page_is_the_solution(tmp_path):
                for line in solution[i1:i2]]
     # Only the opening comment (the exercise's wording) and where the server is may differ.
     assert all(line.startswith("//") or "server = serverUrl" in line for line in changed), changed
+
+
+def test_a_listen_left_to_do_is_not_done(tmp_path):
+    live, results = live_verdict(tmp_path, "  while (!signal.aborted) {\n    setConnection(\"connecting\"",
+                                 "  throw new Error(\"TODO: a loop\");\n  while (!signal.aborted) {\n    setConnection(\"connecting\"")
+    assert statuses(results)[:-1] == [PASSED] * 6, "\n".join(map(str, results.values()))
+    assert live.status == NOT_DONE and "TODO: a loop" in live.summary, str(live)

@@ -26,10 +26,15 @@ traffic can read them, and act as their owner. Given a certificate
 Linux and macOS). A class whose network is shared with strangers wants that;
 on Windows, put a reverse proxy that does TLS in front.
 
+At start-up it prints the address of the instructor's dashboard, with its
+token: ``instructor dashboard: http://...:8000/class#TOKEN`` (dashboard.py).
+
 The package: app.py (the Flask application: routes, the wording of its errors,
 authentication; the JSON error shape and the request log are sandbox/web.py's),
 db.py (SQLite), validation.py (limits and checks), openapi.py (the API's
-description), roster.py (accounts from a CSV file), static/ (the web client).
+description), live.py (each user's events, pushed as Server-Sent Events),
+dashboard.py (the instructor's page at /class), roster.py (accounts from a CSV
+file), static/ (the web client and the dashboard's page).
 """
 
 from __future__ import annotations
