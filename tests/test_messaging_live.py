@@ -331,3 +331,19 @@ def test_a_subscriber_that_never_reads_slows_no_one(tmp_path):
         print(f"300 sends of 2 kB while a stream stood unread: {flood:.2f} s")
         reader.close()
         stuck.close()
+
+
+def test_old_events_are_deleted_even_without_subscribers(client, pair, monkeypatch):
+    from sandbox.messaging import dashboard, db
+
+    monkeypatch.setattr(dashboard, "FLUSH_SECONDS", 0)
+    monkeypatch.setattr(live, "KEEP_SECONDS", 0)
+    ada, ada_token, _, bob_token = pair
+    send(client, bob_token, ada["id"], "old news")
+    conn = db.connect(client.application.config["DATABASE"])
+    assert db.first_event_id(conn) is not None
+    time.sleep(1.1)  # older than 0 s, at the resolution of created_at (seconds)
+    client.application.extensions["messaging.hub"].pruned = 0.0  # the last pruning: "a minute ago"
+    client.get(f"{API}/me", headers=bearer(ada_token))  # any request may prune, once a minute at most
+    assert db.first_event_id(conn) is None and db.last_event_id(conn) >= 2
+    conn.close()

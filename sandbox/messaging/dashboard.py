@@ -78,6 +78,8 @@ def flush_seen(response):
     from .app import database  # (app.py imports this module)
 
     db.record_requests(database(), times)
+    # The events table would otherwise grow while nobody subscribes (the polling thread prunes it too).
+    current_app.extensions["messaging.hub"].prune(database())
     return response
 
 

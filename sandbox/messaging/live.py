@@ -106,6 +106,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.seen = 0  # the last event handed to the subscribers
         self.thread: threading.Thread | None = None  # runs while there are subscribers
+        self.pruned = 0.0  # when this process last deleted the old events
 
     def subscribe(self, conn, user_id: int, types: set[str]) -> tuple[Subscriber, int]:
         """A new subscriber, and the id of the last event before those it will be given."""
@@ -128,10 +129,18 @@ class Hub:
         with self.lock:
             return len(self.subscribers)
 
+    def prune(self, conn) -> None:
+        """Delete the events older than KEEP_SECONDS, once a minute at most (from any thread)."""
+        with self.lock:
+            if time.monotonic() - self.pruned < 60:
+                return
+            self.pruned = time.monotonic()
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: next time
+            db.prune_events(conn, KEEP_SECONDS)
+
     def poll(self) -> None:
         """Hand the new events to the subscribers, until there are none; then stop."""
         conn = db.connect(self.database)
-        pruned = 0.0
         try:
             while True:
                 time.sleep(POLL_SECONDS)
@@ -149,10 +158,7 @@ class Hub:
                             if event["user_id"] in (None, subscriber.user_id):
                                 subscriber.offer(event)
                         self.seen = event["id"]
-                if time.monotonic() - pruned > 60:
-                    with contextlib.suppress(sqlite3.OperationalError):  # busy: next time
-                        db.prune_events(conn, KEEP_SECONDS)
-                    pruned = time.monotonic()
+                self.prune(conn)
         finally:
             conn.close()
 
