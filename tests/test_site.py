@@ -20,12 +20,13 @@ from urllib.parse import unquote, urlsplit
 
 import jupytext
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser_support import (ROOT, SCREENSHOTS, Requests, asset_urls, build, css_urls,
                              is_remote, parse_html)
 from checks.servers import static_server
 from coursefiles import course_notebooks
-from publish.build import sandbox_servers
+from publish.build import SETUP_HEADING, sandbox_servers
 from slide_metadata import one_cell_notebook
 
 NOTEBOOKS = course_notebooks()
@@ -241,3 +242,73 @@ def test_site_browses_and_searches_offline(served, browser):
         assert errors == [], "JavaScript errors"
     finally:
         context.close()
+
+
+def setup_chapters() -> list[Path]:
+    """The chapters with a *Before we start* slide: their setup cell comes first."""
+    return [n for n in NOTEBOOKS if n.parent.name == "notebooks"
+            and any(c.cell_type == "markdown" and SETUP_HEADING.match((c.source.strip().splitlines() or [""])[0])
+                    for c in jupytext.read(n).cells)]
+
+
+def test_setup_cells_are_folded_on_the_site_and_left_alone_in_the_notebooks(pages):
+    """The imports of *Before we start* are not the first code a reader sees: the site folds the
+    cell (myst-nb's hide-cell tag, added by the build); the notebook itself has no such tag."""
+    chapters = setup_chapters()
+    assert chapters
+    problems = []
+    for notebook in chapters:
+        text = page_of(notebook).read_text(encoding="utf-8")
+        first_cell = re.search(r'<div class="cell( [^"]*)?"', text)
+        if not first_cell or "tag_hide-cell" not in first_cell.group(0):
+            problems.append(f"{notebook.name}: its first code cell is not folded ({first_cell and first_cell.group(0)})")
+        if "hide-cell" in notebook.read_text(encoding="utf-8"):
+            problems.append(f"{notebook.name}: the notebook itself carries the tag")
+    assert problems == []
+
+
+# Whether a page reads well: the search controls a reader sees, whether the page or a code
+# block is wider than its box, and whether the setup cell's code is shown.
+READING_JS = """() => {
+  const visible = e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
+                         return r.width > 0 && r.height > 0 && s.visibility !== 'hidden'; };
+  const searches = [...document.querySelectorAll('.search-button__button, input[type=search]')]
+    .filter(e => visible(e) && !e.closest('.search-button__wrapper'));
+  const blocks = [...document.querySelectorAll('div.cell_input pre, div.cell_output pre, div.highlight pre')];
+  const setup = document.querySelector('div.cell.tag_hide-cell div.cell_input');
+  const fold = setup && setup.closest('details');
+  return {
+    searches: searches.length,
+    pageWidth: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,
+    wide: blocks.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim().slice(0, 60)),
+    longest: Math.max(...blocks.map(e => Math.max(...e.textContent.split('\\n').map(line => line.length)))),
+    setupFolded: fold ? !fold.open && visible(fold.querySelector('summary')) : null,
+  };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_chapter_reads_well_on_a_desktop_and_a_phone(pages, browser, width):
+    """One search box; long code lines wrap inside their block (nothing scrolls sideways, neither
+    the block nor the page); the setup cell folded. Checked on the chapter with the longest code lines."""
+    chapters = setup_chapters()
+    longest = max(chapters, key=lambda n: max((len(line) for c in jupytext.read(n).cells if c.cell_type == "code"
+                                               for line in c.source.splitlines()), default=0))
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    try:
+        page.goto(page_of(longest).as_uri())
+        page.wait_for_load_state("load")
+        try:  # the theme's script shows its search controls (pst-js-only) once it has run
+            page.wait_for_function(f"() => ({READING_JS})().searches > 0", timeout=10_000)
+        except PlaywrightTimeout:
+            pass  # the assertion below says what is there
+        seen = page.evaluate(READING_JS)
+        page.screenshot(path=SCREENSHOTS / "site" / f"{longest.stem}-{width}.png")
+    finally:
+        page.close()
+    assert seen["searches"] == 1, "search boxes a reader sees"
+    assert seen["longest"] > 100, "a page with long lines, to see them wrap"
+    assert seen["wide"] == [], "code blocks that scroll sideways"
+    assert seen["pageWidth"] <= seen["window"], "the page scrolls sideways"
+    assert seen["setupFolded"] is True, "the setup cell's code is shown, not folded"

@@ -34,8 +34,12 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "sandbox/**", "_mathjax/**
 
 html_theme = "sphinx_book_theme"
 html_title = project
-html_static_path = ["_mathjax"] if SETTINGS["math"] else []
+html_static_path = ["_static"] + (["_mathjax"] if SETTINGS["math"] else [])
+html_css_files = ["course.css"]  # _static/course.css: long code lines wrap in their box
 html_theme_options = {
+    # One search box: the one in the sidebar (and, on a phone, the header's magnifier), not a
+    # second one in the header bar above it.
+    "navbar_persistent": [],
     "show_toc_level": 2,
     "use_download_button": True,
     "use_fullscreen_button": False,
