@@ -83,7 +83,9 @@ class FaultPlan:
         # The faults a draw may pick, each with its share of [0, 1): reset, cut, then the statuses.
         self.chances = [("reset", reset), ("cut", cut)] + sorted((http_errors or {}).items())
         if sum(share for _, share in self.chances) > 1:
-            raise ValueError("the fractions of --reset, --cut and --http-errors add up to more than 1")
+            given = [f"--{name}" for name, share in (("reset", reset), ("cut", cut)) if share]
+            given += ["--http-errors"] if http_errors else []
+            raise ValueError(f"the fractions of {' and '.join(given)} add up to more than 1")
         self.random = random.Random(seed)  # seed None: seeded from the operating system
         self.lock = threading.Lock()
 
