@@ -554,16 +554,17 @@ SETUP_HEADING = re.compile(r"^#{1,6}\s+Before we start\s*$")
 SETUP_TAG = "hide-cell"  # myst-nb: the cell, input and output, folded behind a "Show code cell" toggle
 
 
-def site_text(notebook: Notebook) -> str:
-    """The page's source: the notebook, its *Before we start* code cells (the chapter's imports
-    and setup, the first code a reader would see) tagged ``hide-cell``, so that the site folds them.
+def site_page(notebook: Notebook):
+    """The page's notebook, with its outputs: its *Before we start* code cells (the chapter's imports
+    and setup, the first code a reader would see) tagged ``hide-cell``, so that the site folds them;
+    None if it has none.
 
     The tag is added here, at build time: the notebooks stay as they are, for JupyterLab and the
-    slides. jupyter-cache matches a notebook by its code cells' source, which does not change.
+    slides. jupyter-cache matches a notebook by its code cells' source *and metadata*, so the
+    tagged page is not the notebook that ran: ``assemble_site`` stores it in the cache too, with the
+    outputs of that run, or myst-nb would run the notebook again.
     """
     import copy
-
-    import jupytext
 
     nb = copy.deepcopy(notebook.nb)
     setup, changed = False, False
@@ -576,9 +577,17 @@ def site_text(notebook: Notebook) -> str:
             if SETUP_TAG not in tags:
                 tags.append(SETUP_TAG)
                 changed = True
-    if not changed:
-        return notebook.text
-    for cell in nb.cells:  # the outputs come from the cache, as for every page
+    return nb if changed else None
+
+
+def page_text(nb) -> str:
+    """The .md of a page: its outputs come from the cache, as for every page."""
+    import copy
+
+    import jupytext
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return jupytext.writes(nb, fmt="md:myst")
@@ -589,9 +598,16 @@ def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook
     src = build / "site-src"
     keep: set[Path] = set()
     copy_tree(SITE_SOURCES, src, keep)
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
     for notebook in notebooks:  # the .md as executed: myst-nb reads it, and finds its outputs in the cache
         page = src / notebook.source.relative_to(root)
-        write_if_changed(page, site_text(notebook))
+        folded = site_page(notebook)
+        if folded is not None:  # its outputs under the page's own key (site_page says why)
+            get_cache(str(cache)).cache_notebook_bundle(CacheBundleIn(folded, str(page)), check_validity=False,
+                                                        overwrite=True)
+        write_if_changed(page, notebook.text if folded is None else page_text(folded))
         keep.add(page)
     pages = {"exercises.md": exercises_page(root, [n.source for n in notebooks]), **reference_pages(root)}
     for name, text in pages.items():
