@@ -3,6 +3,7 @@
     python -m publish execute    # run the course notebooks not run yet (jupyter-cache, build/jupyter-cache/)
     python -m publish slides     # build/slides/: one reveal.js deck per notebook, executed
     python -m publish site       # build/site/: the course as a static web site (Sphinx, myst-nb)
+    python -m publish slides site --executed DIR   # outputs of notebooks already run (DIR/notebooks/04-http.ipynb...)
 
 ``make slides`` and ``make site`` run these. Both take the executed notebooks
 from one execution cache, jupyter-cache's, the one myst-nb reads: a notebook
@@ -267,9 +268,42 @@ def not_executed(cache, notebooks: list[Notebook]) -> list[Notebook]:
     return missing
 
 
+def take_executed(cache, notebooks: list[Notebook], folder: Path, root: Path) -> list[Notebook]:
+    """Store in the cache the notebooks already run elsewhere (``--executed FOLDER``); those left to run.
+
+    The test suite runs every notebook under nbval as this build would (a fresh kernel in the
+    notebook's folder, the same environment) and keeps each run that passed as an ``.ipynb``
+    (FOLDER/notebooks/04-http.ipynb...): the decks and the site take those outputs rather than
+    run each notebook once more. A run is taken only if its code cells are the notebook's.
+    """
+    import copy
+
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    left = []
+    for notebook in notebooks:
+        ran = folder / notebook.source.relative_to(root).with_suffix(".ipynb")
+        mine = [cell for cell in notebook.nb.cells if cell.cell_type == "code"]
+        theirs = [cell for cell in nbformat.read(ran, as_version=4).cells if cell.cell_type == "code"] \
+            if ran.is_file() else None
+        if theirs is None or [cell.source for cell in theirs] != [cell.source for cell in mine]:
+            left.append(notebook)
+            continue
+        nb = copy.deepcopy(notebook.nb)
+        for cell, done in zip((cell for cell in nb.cells if cell.cell_type == "code"), theirs):
+            cell.outputs, cell.execution_count = done.outputs, done.execution_count
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(notebook.source), data={"executed": str(ran)}),
+                                    check_validity=False, overwrite=True)
+    if len(left) < len(notebooks):
+        log(f"{len(notebooks) - len(left)} notebook(s) already run, taken from {folder}")
+    return left
+
+
 def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
-            keep_going: bool = False) -> tuple[Path, list[Notebook]]:
-    """The cache folder, and every course notebook with its outputs; those not in the cache run first.
+            keep_going: bool = False, executed: Path | None = None) -> tuple[Path, list[Notebook]]:
+    """The cache folder, and every course notebook with its outputs; those not in the cache run first
+    (unless ``executed`` holds a run of them: ``take_executed``).
 
     A notebook that fails raises BuildError; with ``keep_going``, the failures are kept
     in ``FAILURES`` (reported at the end by ``main``) and the others are returned.
@@ -285,6 +319,8 @@ def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
     notebooks = [read_notebook(source) for source in course_notebooks(root)]
     refuse_mermaid(notebooks)
     todo = [notebook for notebook in not_executed(cache, notebooks) if notebook.source not in FAILED]
+    if executed is not None and todo:
+        todo = take_executed(cache, todo, executed, root)
     if todo:
         log(f"executing {len(todo)} notebook(s), {jobs} at a time")
         started, failures = time.monotonic(), []
@@ -357,12 +393,13 @@ def mathjax_assets(static: Path) -> Path:
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
-def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False) -> list[Path]:
+def build_slides(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False,
+                 executed: Path | None = None) -> list[Path]:
     from nbconvert import SlidesExporter
     from traitlets.config import Config
 
     build = build or root / "build"
-    _, notebooks = execute(root, build, jobs, keep_going)
+    _, notebooks = execute(root, build, jobs, keep_going, executed)
     started = time.monotonic()
     out = build / "slides"
     static = out / "_static"
@@ -633,9 +670,10 @@ def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook
     return src
 
 
-def build_site(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False) -> Path:
+def build_site(root: Path = REPO, build: Path | None = None, jobs: int = 2, keep_going: bool = False,
+               executed: Path | None = None) -> Path:
     build = build or root / "build"
-    cache, notebooks = execute(root, build, jobs, keep_going)
+    cache, notebooks = execute(root, build, jobs, keep_going, executed)
     started = time.monotonic()
     src = assemble_site(root, build, cache, notebooks)
     out = build / "site"
@@ -664,6 +702,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks executed at a time (default: 2)")
     parser.add_argument("--keep-going", action="store_true",
                         help="build what can be built when a notebook fails, then fail")
+    parser.add_argument("--executed", type=Path, metavar="FOLDER",
+                        help="notebooks already run, as FOLDER/notebooks/04-http.ipynb...: their outputs are "
+                             "taken where their code is the notebook's (the test suite's nbval run)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     build = (args.build or root / "build").resolve()
@@ -671,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with locked(build):
             for what in dict.fromkeys(args.what):
-                steps[what](root, build, args.jobs, args.keep_going)
+                steps[what](root, build, args.jobs, args.keep_going, args.executed and args.executed.resolve())
     except BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -162,6 +162,26 @@ def test_a_notebook_runs_again_only_when_its_code_or_the_course_code_changes(tmp
     assert len(list((course / "build" / "jupyter-cache").iterdir())) == 1, "the stale cache is removed"
 
 
+def test_a_notebook_already_run_is_taken_and_not_run_again(tmp_path):
+    """``--executed``: the outputs of a run kept by the test suite (tests/notebook_runs.py) are taken
+    where the run's code is the notebook's; a run of other code is not, and the notebook runs."""
+    course, runs = tmp_path / "course", tmp_path / "runs"
+    notebook = course / "notebooks" / "01-cached.md"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text(CACHED_NOTEBOOK, encoding="utf-8")
+    ran = jupytext.reads(CACHED_NOTEBOOK, fmt="md:myst")
+    ran.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="the kept run\n")]
+    ran.cells[1].execution_count = 1
+    (runs / "notebooks").mkdir(parents=True)
+    nbformat.write(ran, str(runs / "notebooks" / "01-cached.ipynb"))
+    _, [executed] = build.execute(course, course / "build", executed=runs)
+    assert executed.nb.cells[1].outputs[0]["text"] == "the kept run\n", "taken, not run"
+
+    notebook.write_text(CACHED_NOTEBOOK.replace("6 * 7", "6 * 8"), encoding="utf-8")  # the run is of older code
+    _, [executed] = build.execute(course, course / "build", executed=runs)
+    assert executed.nb.cells[1].outputs[0]["text"] == "48\n", "run here"
+
+
 def test_the_deck_index_lists_chapters_first_then_each_exercise_with_its_solution(tmp_path):
     rels = ["exercises/02-tcp-client.md", "notebooks/01-network-basics.md", "solutions/02-tcp-client.md",
             "notebooks/00-introduction.md", "solutions/99-lonely.md"]
