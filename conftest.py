@@ -9,19 +9,28 @@
    which refuses connections and name lookups that would leave this machine.
 4. After a notebook's last cell, one more cell checks that the notebook left no
    process running (every sandbox server it launched was stopped).
+5. Each notebook's run that passed is kept, with its outputs, for the build of the decks
+   and the site (tests/notebook_runs.py): one run of each notebook serves both.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from coursefiles import MYST_HEADER, ROOT, is_course_notebook  # noqa: F401 (MYST_HEADER: as before)
+
+sys.path.insert(0, str(ROOT / "tests"))  # as pytest puts it for the tests' own modules
+import notebook_runs  # noqa: E402
 
 OFFLINE = ROOT / "tests" / "offline"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH")]))
-os.environ.setdefault("MPLBACKEND", "Agg")
+# No MPLBACKEND: the kernels draw their figures inline, as in JupyterLab (the runs are kept for the decks).
 # Check cells raise unless every check passes in solutions/ and says "not done
 # yet" in exercises/ (checks/core.py); a student's notebook only prints verdicts.
 os.environ.setdefault("NETCOURSE_CHECKS", "strict")
@@ -63,7 +72,8 @@ if IPyNbFile is not None:
         """
 
         def collect(self):
-            self.nb = jupytext.read(self.path, as_version=4)
+            self.notebook = jupytext.read(self.path, as_version=4)  # as the course has it: the run kept
+            self.nb = copy.deepcopy(self.notebook)  # what nbval runs
             self.nb.cells.append(nbformat.v4.new_code_cell(NO_PROCESS_LEFT))
             code_cells = (cell for cell in self.nb.cells if cell.cell_type == "code")
             for number, cell in enumerate(code_cells):
@@ -71,6 +81,13 @@ if IPyNbFile is not None:
                 options.update(find_comment_markers(cell.source))
                 options.setdefault("check", self.compare_outputs)
                 yield IPyNbCell.from_parent(self, name=f"Cell {number}", cell_num=number, cell=cell, options=options)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if IPyNbFile is not None and isinstance(item.parent, MystNotebook):
+        notebook_runs.record(item, outcome.get_result(), item.parent.notebook)
 
 
 def pytest_collect_file(file_path: Path, parent):

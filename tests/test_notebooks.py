@@ -11,6 +11,7 @@ import ast
 import re
 
 import jupytext
+import nbformat
 import pytest
 
 from coursefiles import MYST_HEADER, ROOT, course_notebooks
@@ -104,24 +105,31 @@ forgotten = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)
 
 def test_nbval_runs_the_md_notebooks_in_their_folder_named_as_they_are(tmp_path):
     """``pytest --nbval-lax`` on a small course: ids name the .md, the kernel runs beside it,
-    a deliberate error passes, and a process left running fails the extra last cell."""
+    a deliberate error passes, and a process left running fails the extra last cell. A run
+    that passed is kept with its outputs for the decks and the site (tests/notebook_runs.py);
+    one that failed is marked so."""
     import os
     import subprocess
     import sys
 
     course = tmp_path / "course"
     (course / "notebooks" / "apps").mkdir(parents=True)
-    for name in ("conftest.py", "coursefiles.py"):
+    for name in ("conftest.py", "coursefiles.py", "tests/notebook_runs.py"):
+        (course / name).parent.mkdir(exist_ok=True)
         (course / name).write_bytes((ROOT / name).read_bytes())
     (course / "tests" / "offline").mkdir(parents=True)
     offline = ROOT / "tests" / "offline" / "sitecustomize.py"
     (course / "tests" / "offline" / "sitecustomize.py").write_bytes(offline.read_bytes())
     (course / "notebooks" / "apps" / "data.txt").write_text("beside\n", encoding="utf-8")
     (course / "notebooks" / "reads.md").write_text(ADAPTER_NOTEBOOK, encoding="utf-8")
+    kept = ADAPTER_NOTEBOOK[:ADAPTER_NOTEBOOK.index("```{code-cell} ipython3\nimport subprocess")]
+    (course / "notebooks" / "kept.md").write_text(kept + "```{code-cell} ipython3\nprint(6 * 7)\n```\n", encoding="utf-8")
     (course / "notebooks" / "README.md").write_text("# Not a notebook\n", encoding="utf-8")
-    result = subprocess.run(  # nbval alone: the other plugins only take time to load
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "nbval.plugin", "-rA", "--nbval-lax",
-         "--nbval-current-env", "notebooks"],
+    shared = tmp_path / "shared"  # what pytest-xdist's workers share: their --basetemp's parent
+    result = subprocess.run(  # nbval and xdist alone: the other plugins only take time to load
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "nbval.plugin", "-p", "xdist.plugin",
+         "-n", "1", "--dist", "loadfile", f"--basetemp={shared}", "-rA", "--nbval-lax", "--nbval-current-env",
+         "notebooks"],
         cwd=course, env=dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"), capture_output=True, text=True,
         timeout=240)
     report = result.stdout
@@ -131,3 +139,44 @@ def test_nbval_runs_the_md_notebooks_in_their_folder_named_as_they_are(tmp_path)
     assert "FAILED notebooks/reads.md::Cell 3" in report, report[-3000:]
     assert "processes left running after the last cell" in report
     assert "README" not in report and not list(course.rglob("*.ipynb"))
+
+    runs = shared / "notebook-runs" / "notebooks"
+    assert sorted(p.name for p in runs.iterdir()) == ["kept.ipynb", "reads.failed"]
+    run = nbformat.read(str(runs / "kept.ipynb"), as_version=4)
+    code = [cell for cell in run.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == [1, 2, 3], "as a fresh kernel counts"
+    assert code[1].outputs[0]["ename"] == "ZeroDivisionError" and code[2].outputs[0]["text"] == "42\n"
+    assert "psutil" not in run.cells[-1].source, "without the test suite's own last cell"
+
+
+def test_the_build_waits_for_each_notebook_run_or_for_every_worker_to_finish(tmp_path):
+    """tests/notebook_runs.py's wait: until each notebook has a run (kept or failed), or every
+    worker has said it runs no more, or the time is up."""
+    import time
+    from types import SimpleNamespace
+
+    import notebook_runs
+
+    def worker(number: int):
+        return SimpleNamespace(workerinput={"workerid": f"gw{number}", "workercount": 2},
+                               option=SimpleNamespace(basetemp=str(tmp_path / f"popen-gw{number}")))
+
+    first, second = ROOT / "notebooks" / "00-first.md", ROOT / "notebooks" / "01-second.md"
+    runs = tmp_path / "notebook-runs" / "notebooks"
+    runs.mkdir(parents=True)
+    (runs / "00-first.ipynb").touch()
+
+    def waited(timeout: float = 0.6) -> float:
+        started = time.monotonic()
+        assert notebook_runs.wait_for_runs(worker(0), [first, second], timeout) == tmp_path / "notebook-runs"
+        return time.monotonic() - started
+
+    assert waited() >= 0.6, "01-second has no run yet: waits until the time is up"
+    notebook_runs.worker_finished(worker(0))
+    assert waited() >= 0.6, "one worker of two may still run it"
+    notebook_runs.worker_finished(worker(1))
+    assert waited() < 0.3, "no worker runs it any more"
+    (tmp_path / "notebook-runs" / "gw1.finished").unlink()
+    (runs / "01-second.failed").touch()
+    assert waited() < 0.3, "each has a run, kept or failed"
+    assert notebook_runs.wait_for_runs(SimpleNamespace(), [first], 10) is None, "without pytest-xdist"
