@@ -264,17 +264,21 @@ def presents_with_rise(jupyter, page, notebook: Path) -> None:
             problems.append(f"{where}: headings {shown['headings']}, expected {expected['headings']}")
     assert problems == [], f"{rel} in RISE:\n" + "\n".join(problems)
 
-    # Each slide fits a 1280x720 window.
-    overflows = overflowing_slides(page, plan, title_screenshot=screenshot_path("rise", notebook))
-    assert overflows == [], f"{rel}: slides overflow a 1280x720 window:\n" + "\n".join(overflows)
+    # Each slide fits a 1280x720 window; and a chapter runs from its first slide: every code
+    # cell it shows, in slideshow order (the first by Shift+Enter), and no error but where a cell
+    # fails on purpose; the kernel runs them while the browser walks the slides. An exercise or
+    # a solution: a code cell runs from inside the slideshow, in a live kernel.
+    def walk():
+        return overflowing_slides(page, plan, title_screenshot=screenshot_path("rise", notebook))
 
-    # A chapter runs from its first slide: every code cell it shows, in slideshow order (the
-    # first by Shift+Enter), and no error but where a cell fails on purpose. An exercise or a
-    # solution: a code cell runs from inside the slideshow, in a live kernel.
+    problems = []
     if notebook in CHAPTERS:
-        problems = run_in_slideshow_order(jupyter, page, rel, nb, plan)
-        assert problems == [], f"{rel}, its code cells run in slideshow order:\n" + "\n".join(problems)
-    elif runnable := next((slide for slide in plan if slide["code"]), None):
+        problems, overflows = run_in_slideshow_order(jupyter, page, rel, nb, plan, meanwhile=walk)
+    else:
+        overflows = walk()
+    assert overflows == [], f"{rel}: slides overflow a 1280x720 window:\n" + "\n".join(overflows)
+    assert problems == [], f"{rel}, its code cells run in slideshow order:\n" + "\n".join(problems)
+    if notebook not in CHAPTERS and (runnable := next((slide for slide in plan if slide["code"]), None)):
         run_cell(page, runnable, 0)
     ran = screenshot_path("rise", notebook)
     page.screenshot(path=ran.with_name(f"{ran.stem}-run.png"))
@@ -382,35 +386,45 @@ def run_cell(page, slide: dict, position: int) -> None:
 RUN_SECONDS = 60  # the longest a shown cell may take here (a presenter's cell takes a few seconds)
 
 
-def run_in_slideshow_order(jupyter: Jupyter, page, path: str, nb, plan) -> list[str]:
+def run_in_slideshow_order(jupyter: Jupyter, page, path: str, nb, plan, meanwhile):
     """Run every code cell the slideshow shows, in slideshow order, in the slideshow's kernel;
-    what went wrong.
+    what went wrong, and what ``meanwhile()`` returned.
 
     The first one, as a presenter does: Shift+Enter in the slideshow. The others go to the
     same kernel straight from here, one after the other, each once the last is done: the
     same code in the same order, without a browser drawing every output (which took five
     times as long). The kernel's messages say what ran, when it ended and what failed.
+    Meanwhile, this thread runs ``meanwhile`` (the walk through the slides: Playwright's
+    pages stay in the thread that opened them); the page shows the first cell's output only.
     """
     shown = [(slide, index) for slide in plan for index in slide["code"]]
     if not shown:
-        return []
-    problems = []
-    with KernelMessages(jupyter, kernel_of(jupyter, path)) as kernel:
+        return [], meanwhile()
+    with KernelMessages(jupyter, kernel_of(jupyter, path)) as kernel, ThreadPoolExecutor(1) as pool:
         first_slide, first = shown[0]
         run_cell(page, first_slide, 0)
-        for slide, index in shown:
-            cell = nb.cells[index]
-            where = f"cell {index} (slide {slide['h'] + 1}.{slide['v'] + 1}: {cell.source.strip()[:60]!r})"
-            ran = kernel.received(cell.source, timeout=10) if index == first else kernel.execute(cell.source)
-            if ran is None:
-                return problems + [f"{where}: Shift+Enter in the slideshow did not run it"]
-            if not kernel.finished(ran, RUN_SECONDS):
-                return problems + [f"{where}: still running after {RUN_SECONDS} s"]
-            failed = "raises-exception" in cell.metadata.get("tags", [])
-            if kernel.errors.get(ran) and not failed:
-                problems.append(f"{where}: {'; '.join(kernel.errors[ran])}")
-            elif failed and not kernel.errors.get(ran):
-                problems.append(f"{where}: tagged raises-exception, but ran without an error")
+        rest = pool.submit(_run_cells, kernel, nb, shown)
+        other = meanwhile()
+        return rest.result(), other
+
+
+def _run_cells(kernel: KernelMessages, nb, shown) -> list[str]:
+    """``run_in_slideshow_order``'s kernel part: the first cell ran by Shift+Enter, the others sent here."""
+    problems = []
+    first = shown[0][1]
+    for slide, index in shown:
+        cell = nb.cells[index]
+        where = f"cell {index} (slide {slide['h'] + 1}.{slide['v'] + 1}: {cell.source.strip()[:60]!r})"
+        ran = kernel.received(cell.source, timeout=10) if index == first else kernel.execute(cell.source)
+        if ran is None:
+            return problems + [f"{where}: Shift+Enter in the slideshow did not run it"]
+        if not kernel.finished(ran, RUN_SECONDS):
+            return problems + [f"{where}: still running after {RUN_SECONDS} s"]
+        failed = "raises-exception" in cell.metadata.get("tags", [])
+        if kernel.errors.get(ran) and not failed:
+            problems.append(f"{where}: {'; '.join(kernel.errors[ran])}")
+        elif failed and not kernel.errors.get(ran):
+            problems.append(f"{where}: tagged raises-exception, but ran without an error")
     return problems
 
 

@@ -16,9 +16,9 @@ checkpoints, autosave) touches the repository. Each notebook opens at
   metadata puts there, every markdown cell rendered, every heading present;
 - fit each slide in a 1280x720 window, without cutting code lines;
 - run a code cell from inside the slideshow (Shift+Enter), in a live kernel; for
-  a chapter, then run every other code cell the slideshow shows, in slideshow
-  order, in the same kernel: no error but in the cells tagged ``raises-exception``
-  (the kernel's messages say what ran and what failed);
+  a chapter, the first, then every other code cell the slideshow shows, in slideshow
+  order, in the same kernel (while the browser walks the slides): no error but in the
+  cells tagged ``raises-exception`` (the kernel's messages say what ran and what failed);
 - ask nothing of any machine but this one (the RISE theme loads no web font).
 
 jupyterlab-rise has had bugs with jupytext notebooks (an empty slideshow, markdown
