@@ -676,7 +676,10 @@ def get_many(host, port, paths, timeout=5.0, mistake=None):
             if mistake == "one recv for the head":
                 unread += sock.recv(65536)
             while b"\r\n\r\n" not in unread and mistake != "one recv for the head":
-                unread += sock.recv(65536)
+                chunk = sock.recv(65536)
+                if not chunk:  # closed (once the check has given up on it): no head will come
+                    raise ConnectionError(f"closed before the end of the head to {path}")
+                unread += chunk
             head, _, unread = unread.partition(b"\r\n\r\n")
             if mistake == "drop what came with the head":
                 unread = b""
