@@ -12,14 +12,13 @@ endif
 PY := $(BIN)/python
 # Jupyter refuses to run as root (as on CI machines and containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-# Three workers, even on two cores: the suite spends much of its time waiting
-# (browsers, servers starting, timeouts it provokes), and a third worker fills it
-# (on 2 cores, from a fresh clone: 9 min 35 s with two, 7 min 33 s with three before
-# the chapters ran in RISE; 10 min 21 s with three, 13 min 34 s with four, after; with 2,956
-# tests: 10 min 52 s with three, 10 min 02 s with four, each test slower by a fifth: three kept).
+# Four workers, even on two cores: the suite spends much of its time waiting
+# (browsers, servers starting, timeouts it provokes), and more workers fill it
+# (on 2 cores, from a fresh clone, 2,960 tests: 10 min 02 s with three, 9 min 28 s with four;
+# then, with no thread left spinning by a test, 7 min 38 s with four).
 # One notebook's cells always stay on one worker (loadfile); the files go out in the order
 # tests/conftest.py's schedule() gives them, not by their number of tests (xdist's reorder).
-PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
+PYTEST_ARGS ?= -n 4 --dist loadfile --no-loadscope-reorder
 
 .PHONY: lab test install install-test install-docs clean exercises slides site
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -190,3 +190,10 @@ def screenshot_path(kind: str, notebook: Path) -> Path:
     path = SCREENSHOTS / kind / ("-".join(rel.parts) + ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def resolve(page: Path, url: str) -> Path:
+    """The file a link of ``page`` leads to (a folder: its index.html)."""
+    path = unquote(urlsplit(url).path)
+    target = (page.parent / path) if path else page
+    return target / "index.html" if target.is_dir() else target
