@@ -35,7 +35,7 @@ from slide_metadata import normalized_text, slide_plan
 NOTEBOOKS = course_notebooks()
 CHAPTERS = [n for n in NOTEBOOKS if n.relative_to(ROOT).parts[0] == "notebooks"]
 # Presenting a chapter runs every cell it shows: the chapters go to three modules, every third
-# one each, so that three test workers share them (tests/test_rise.py, test_rise_chapters_b.py,
+# one each, so that the test workers share them (tests/test_rise.py, test_rise_chapters_b.py,
 # test_rise_chapters_c.py).
 CHAPTERS_A, CHAPTERS_B, CHAPTERS_C = CHAPTERS[0::3], CHAPTERS[1::3], CHAPTERS[2::3]
 # The exercises and solutions presented: every solution, and one exercise as a sample of the

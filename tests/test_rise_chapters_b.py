@@ -1,6 +1,6 @@
 """A third of the chapters presented live with RISE, as tests/test_rise.py does the first third.
 
-Apart so that three test workers share the chapters (each runs every cell it shows);
+Apart so that the test workers share the chapters (each runs every cell it shows);
 the checks, the server and the pages are tests/rise_support.py's.
 """
 
