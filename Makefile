@@ -12,14 +12,14 @@ endif
 PY := $(BIN)/python
 # Jupyter refuses to run as root (as on CI machines and containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-# Five workers, even on two cores: the suite spends much of its time waiting
+# Four workers, even on two cores: the suite spends much of its time waiting
 # (browsers, servers starting, timeouts it provokes), and more workers fill it
 # (on 2 cores, from a fresh clone, 2,960 tests: 10 min 02 s of pytest with three, 9 min 28 s
 # with four; then, with no thread left spinning by a test, 7 min 38 s with four, 7 min 10 s
-# with five, the cores then busy 92% of the time).
+# with five, but five slow each test so much that a timing-sensitive one failed once: four kept).
 # One notebook's cells always stay on one worker (loadfile); the files go out in the order
 # tests/conftest.py's schedule() gives them, not by their number of tests (xdist's reorder).
-PYTEST_ARGS ?= -n 5 --dist loadfile --no-loadscope-reorder
+PYTEST_ARGS ?= -n 4 --dist loadfile --no-loadscope-reorder
 
 .PHONY: lab test install install-test install-docs clean exercises slides site
 
