@@ -268,6 +268,13 @@ def not_executed(cache, notebooks: list[Notebook]) -> list[Notebook]:
     return missing
 
 
+def store(cache, nb, uri: str, **data) -> None:
+    """Keep ``nb``, executed, in the cache under its code's key (replacing an older run of that code)."""
+    from jupyter_cache.base import CacheBundleIn
+
+    cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data=data), check_validity=False, overwrite=True)
+
+
 def take_executed(cache, notebooks: list[Notebook], folder: Path, root: Path) -> list[Notebook]:
     """Store in the cache the notebooks already run elsewhere (``--executed FOLDER``); those left to run.
 
@@ -279,7 +286,6 @@ def take_executed(cache, notebooks: list[Notebook], folder: Path, root: Path) ->
     import copy
 
     import nbformat
-    from jupyter_cache.base import CacheBundleIn
 
     left = []
     for notebook in notebooks:
@@ -293,8 +299,7 @@ def take_executed(cache, notebooks: list[Notebook], folder: Path, root: Path) ->
         nb = copy.deepcopy(notebook.nb)
         for cell, done in zip((cell for cell in nb.cells if cell.cell_type == "code"), theirs):
             cell.outputs, cell.execution_count = done.outputs, done.execution_count
-        cache.cache_notebook_bundle(CacheBundleIn(nb, str(notebook.source), data={"executed": str(ran)}),
-                                    check_validity=False, overwrite=True)
+        store(cache, nb, str(notebook.source), executed=str(ran))
     if len(left) < len(notebooks):
         log(f"{len(notebooks) - len(left)} notebook(s) already run, taken from {folder}")
     return left
@@ -312,7 +317,6 @@ def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
     """
     import nbclient  # noqa: F401 (imported here once, not in each worker)
     import nbformat
-    from jupyter_cache.base import CacheBundleIn
 
     build = build or root / "build"
     cache = open_cache(root, build)
@@ -339,9 +343,7 @@ def execute(root: Path = REPO, build: Path | None = None, jobs: int = 2,
                     failures.append(f"{rel}: {error}")
                     FAILED.add(notebook.source)
                 else:
-                    bundle = CacheBundleIn(nbformat.reads(executed, as_version=4), str(notebook.source),
-                                           data={"execution_seconds": seconds})
-                    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+                    store(cache, nbformat.reads(executed, as_version=4), str(notebook.source), execution_seconds=seconds)
         log(f"executed in {time.monotonic() - started:.1f} s")
         if failures:
             message = "notebook(s) failed to execute:\n\n" + "\n\n".join(failures)
@@ -617,34 +619,22 @@ def site_page(notebook: Notebook):
     return nb if changed else None
 
 
-def page_text(nb) -> str:
-    """The .md of a page: its outputs come from the cache, as for every page."""
-    import copy
-
-    import jupytext
-
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return jupytext.writes(nb, fmt="md:myst")
-
-
 def assemble_site(root: Path, build: Path, cache: Path, notebooks: list[Notebook]) -> Path:
     """``build/site-src/``: the site's sources, written only where they changed."""
     src = build / "site-src"
     keep: set[Path] = set()
     copy_tree(SITE_SOURCES, src, keep)
+    import jupytext
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
 
+    executed = get_cache(str(cache))
     for notebook in notebooks:  # the .md as executed: myst-nb reads it, and finds its outputs in the cache
         page = src / notebook.source.relative_to(root)
         folded = site_page(notebook)
         if folded is not None:  # its outputs under the page's own key (site_page says why)
-            get_cache(str(cache)).cache_notebook_bundle(CacheBundleIn(folded, str(page)), check_validity=False,
-                                                        overwrite=True)
-        write_if_changed(page, notebook.text if folded is None else page_text(folded))
+            store(executed, folded, str(page))
+        # jupytext's MyST text holds no outputs: myst-nb takes them from the cache, as for every page
+        write_if_changed(page, notebook.text if folded is None else jupytext.writes(folded, fmt="md:myst"))
         keep.add(page)
     pages = {"exercises.md": exercises_page(root, [n.source for n in notebooks]), **reference_pages(root)}
     for name, text in pages.items():

@@ -73,15 +73,21 @@ def schedule(items) -> None:
     build is done by the time its tests come.
     """
     needs_build = {item.path for item in items if "published" in getattr(item, "fixturenames", ())}
+    notebooks = set(notebooks_of(items))
 
     def rank(item) -> int:
         if item.path in needs_build:
             return 3
-        if is_course_notebook(item.path):
+        if item.path in notebooks:
             return 0
         return 1 if item.path.name.startswith("test_rise") else 2
 
     items.sort(key=rank)  # stable: the order of collection within each rank
+
+
+def notebooks_of(items) -> list[Path]:
+    """The course notebooks nbval runs among ``items`` (each file looked at once, not once per cell)."""
+    return sorted(path for path in {item.path for item in items} if is_course_notebook(path))
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -106,7 +112,7 @@ def pytest_collection_finish(session):
         if (folder / "published.started").exists():
             return
         (folder / "published.started").touch()
-    notebooks = sorted({item.path for item in items if is_course_notebook(item.path)})
+    notebooks = notebooks_of(items)
 
     def run():
         result = folder / "published.json"
