@@ -233,7 +233,10 @@ class CheckServer:
             thread.start()
 
     def _serve_quietly(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
+        # Longer than the clients' own timeouts (5 s at most in these checks): a client that waits in
+        # vain must be the one to give up. Were both 5 s, the server might close first, and the client
+        # would see an end of stream, not its timeout.
+        conn.settimeout(8)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece leaves at once
         with conn:
             try:
